@@ -1,0 +1,77 @@
+import { sql } from 'drizzle-orm'
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+
+// ---- images ----------------------------------------------------------------
+/** One row per image, keyed by its config digest (docker's "image ID"). */
+export const images = sqliteTable('images', {
+  id: text('id').primaryKey(), // sha256:… of the config blob
+  manifestDigest: text('manifest_digest').notNull(),
+  manifestMediaType: text('manifest_media_type').notNull(),
+  configJson: text('config_json').notNull(), // the image config blob, as fetched
+  platform: text('platform').notNull(), // os/arch[/variant]
+  size: integer('size').notNull(), // compressed bytes of all layers
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+})
+
+/** Normalized references (docker.io/library/busybox:latest, …@sha256:…) → image. */
+export const imageRefs = sqliteTable('image_refs', {
+  ref: text('ref').primaryKey(),
+  imageId: text('image_id').notNull().references(() => images.id, { onDelete: 'cascade' }),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+}, (t) => [index('image_refs_image').on(t.imageId)])
+
+/** Unpacked layers (snapshots), keyed by diff-id; shared between images. */
+export const layers = sqliteTable('layers', {
+  diffId: text('diff_id').primaryKey(),
+  digest: text('digest').notNull(), // compressed blob digest it was unpacked from
+  mediaType: text('media_type').notNull(),
+  size: integer('size').notNull(), // compressed size
+  unpackedSize: integer('unpacked_size').notNull(),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+})
+
+export const imageLayers = sqliteTable('image_layers', {
+  imageId: text('image_id').notNull().references(() => images.id, { onDelete: 'cascade' }),
+  position: integer('position').notNull(), // 0 = base
+  diffId: text('diff_id').notNull().references(() => layers.diffId),
+}, (t) => [primaryKey({ columns: [t.imageId, t.position] }), index('image_layers_diff').on(t.diffId)])
+
+// ---- jobs ------------------------------------------------------------------
+export const jobs = sqliteTable('jobs', {
+  id: text('id').primaryKey(), // ULID
+  name: text('name'),
+  state: text('state').notNull(),
+  image: text('image').notNull(), // as requested
+  imageId: text('image_id'), // resolved config digest
+  request: text('request').notNull(), // the validated RunRequest, JSON
+  labels: text('labels').notNull().default('{}'),
+  reason: text('reason'), // why it ended (error code, 'daemon-restart', …)
+  message: text('message'),
+  exitCode: integer('exit_code'),
+  signal: text('signal'),
+  oomKilled: integer('oom_killed', { mode: 'boolean' }).notNull().default(false),
+  timedOut: integer('timed_out', { mode: 'boolean' }).notNull().default(false),
+  usage: text('usage'), // JSON ExitStatus.usage
+  restarts: integer('restarts').notNull().default(0),
+  scheduleId: text('schedule_id'),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  startedAt: integer('started_at', { mode: 'timestamp_ms' }),
+  finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+}, (t) => [
+  index('jobs_state').on(t.state),
+  uniqueIndex('jobs_name').on(t.name).where(sql`name IS NOT NULL`),
+])
+
+export const jobEvents = sqliteTable('job_events', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  jobId: text('job_id').notNull().references(() => jobs.id, { onDelete: 'cascade' }),
+  state: text('state').notNull(),
+  time: integer('time', { mode: 'timestamp_ms' }).notNull(),
+  detail: text('detail'),
+}, (t) => [index('job_events_job').on(t.jobId)])
+
+// ---- daemon settings (token hash etc.) --------------------------------------
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+})

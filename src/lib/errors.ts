@@ -1,0 +1,42 @@
+/** The closed set of error kinds. Layers throw SkiffError with one of these;
+ *  only src/http/errors.ts maps a kind to an HTTP status. */
+export type ErrorKind =
+  | 'invalid_argument'
+  | 'unauthenticated'
+  | 'permission_denied'
+  | 'not_found'
+  | 'conflict'
+  | 'failed_precondition'
+  | 'payload_too_large'
+  | 'resource_exhausted'
+  | 'unavailable'
+  | 'upstream'
+  | 'internal'
+
+export interface ErrorExtra {
+  field?: string
+  cause?: unknown
+  detail?: Record<string, unknown>
+}
+
+export class SkiffError extends Error {
+  override name = 'SkiffError'
+  constructor(
+    readonly kind: ErrorKind,
+    readonly code: string,
+    message: string,
+    readonly extra: ErrorExtra = {},
+  ) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause })
+  }
+}
+
+export function isSkiffError(e: unknown, code?: string): e is SkiffError {
+  return e instanceof SkiffError && (code === undefined || e.code === code)
+}
+
+export const invalidArgument = (field: string, message: string) =>
+  new SkiffError('invalid_argument', 'INVALID_ARGUMENT', `${field}: ${message}`, { field })
+
+export const internal = (message: string, cause?: unknown) =>
+  new SkiffError('internal', 'INTERNAL', message, { cause })
