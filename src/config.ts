@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs'
+import { z } from 'zod'
+import { SkiffError } from './lib/errors.js'
+import { parseBytes } from './lib/units.js'
+
+/** Daemon configuration: defaults ← JSON file ← environment ← flags, validated once. */
+export const ConfigSchema = z
+  .object({
+    dataDir: z.string().min(1).default('/var/lib/skiff'),
+    /** Unix socket for the API; '' disables it. */
+    socket: z.string().default('/run/skiff/skiff.sock'),
+    /** TCP listen address host:port; '' disables TCP. */
+    listen: z.string().default('127.0.0.1:7777'),
+    /** Binding TCP to a non-loopback address needs this explicit opt-in. */
+    allowPublicListen: z.boolean().default(false),
+    /** Fixed API token (otherwise generated into <dataDir>/token at first start). */
+    token: z.string().min(16).optional(),
+    runtime: z.enum(['crun', 'runc', 'runsc']).default('crun'),
+    maxConcurrent: z.number().int().positive().default(16),
+    /** Sum of memory limits of running jobs (bytes or "8g"); 0 = unlimited. */
+    maxMemory: z.union([z.number(), z.string()]).default(0).transform((v) => parseBytes(v, 'maxMemory')),
+    maxQueued: z.number().int().positive().default(10_000),
+    platform: z.string().default('linux/amd64'),
+    insecureRegistries: z.array(z.string()).default([]),
+    bodyLimit: z.number().int().positive().default(1024 * 1024),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  })
+  .strict()
+
+export type Config = z.output<typeof ConfigSchema>
+export type ConfigInput = z.input<typeof ConfigSchema>
+
+const ENV: Record<string, keyof ConfigInput> = {
+  SKIFF_DATA_DIR: 'dataDir',
+  SKIFF_SOCKET: 'socket',
+  SKIFF_LISTEN: 'listen',
+  SKIFF_TOKEN: 'token',
+  SKIFF_RUNTIME: 'runtime',
+  SKIFF_MAX_CONCURRENT: 'maxConcurrent',
+  SKIFF_MAX_MEMORY: 'maxMemory',
+  SKIFF_PLATFORM: 'platform',
+  SKIFF_LOG_LEVEL: 'logLevel',
+}
+const NUMERIC = new Set<keyof ConfigInput>(['maxConcurrent', 'maxQueued', 'bodyLimit'])
+
+/** Pure: merge the layers and validate. */
+export function parseConfig(file: unknown, env: NodeJS.ProcessEnv, flags: Partial<ConfigInput>): Config {
+  const fromEnv: Record<string, unknown> = {}
+  for (const [k, key] of Object.entries(ENV)) {
+    const v = env[k]
+    if (v !== undefined && v !== '') fromEnv[key] = NUMERIC.has(key) ? Number(v) : v
+  }
+  if (env.SKIFF_INSECURE_REGISTRIES) fromEnv.insecureRegistries = env.SKIFF_INSECURE_REGISTRIES.split(',').map((s) => s.trim()).filter(Boolean)
+  const merged = { ...(file as object), ...fromEnv, ...stripUndefined(flags) }
+  const r = ConfigSchema.safeParse(merged)
+  if (!r.success) {
+    const issue = r.error.issues[0]!
+    const field = issue.path.join('.') || 'config'
+    throw new SkiffError('invalid_argument', 'INVALID_CONFIG', `config ${field}: ${issue.message}`, { field })
+  }
+  return r.data
+}
+
+export function loadConfig(flags: Partial<ConfigInput> & { configFile?: string } = {}, env = process.env): Config {
+  const { configFile, ...rest } = flags
+  const path = configFile ?? env.SKIFF_CONFIG
+  let file: unknown = {}
+  if (path) {
+    try {
+      file = JSON.parse(readFileSync(path, 'utf8'))
+    } catch (e) {
+      throw new SkiffError('invalid_argument', 'INVALID_CONFIG', `config file ${path}: ${(e as Error).message}`, { cause: e })
+    }
+  }
+  return parseConfig(file, env, rest)
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+/** Loopback hosts the API may bind without an explicit opt-in. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}

@@ -1,0 +1,52 @@
+import type { ImageRecord } from '../images/types.js'
+
+/** What the scheduler needs from the other layers. daemon.ts passes the real
+ *  services (which satisfy these structurally); unit tests pass fakes. */
+
+export interface ImagesPort {
+  pull(ref: string, opts?: { signal?: AbortSignal }): Promise<ImageRecord>
+  resolve(ref: string): ImageRecord | undefined
+  lowerDirs(image: ImageRecord): Promise<string[]>
+}
+
+export interface ExitStatusLike {
+  exitCode: number | null
+  signal: NodeJS.Signals | string | null
+  oomKilled: boolean
+  timedOut: boolean
+  usage: { wallMs: number; cpuUserMs: number; cpuSysMs: number; memoryPeakBytes: number }
+}
+
+export interface ContainerLike {
+  readonly id: string
+  start(): Promise<void>
+  wait(opts?: { signal?: AbortSignal }): Promise<ExitStatusLike>
+  kill(signal?: NodeJS.Signals): Promise<void>
+  exec(cmd: string[], opts?: { env?: Record<string, string>; user?: string; cwd?: string; stdin?: Uint8Array | string; timeoutMs?: number }): Promise<{ exitCode: number | null; stdout: string; stderr: string }>
+  remove(): Promise<void>
+}
+
+export interface ContainerSpecLike {
+  id: string
+  image: ImageRecord
+  lowerDirs: string[]
+  process: { entrypoint?: string[]; cmd?: string[]; env: Record<string, string>; cwd?: string; user?: string; stdin?: Uint8Array }
+  limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
+  network: { mode: 'none' | 'host' | 'bridge'; ports: never[] }
+  mounts: never[]
+  logPath: string
+  hostname?: string
+  readonlyRootfs?: boolean
+}
+
+export interface RuntimePort {
+  create(spec: ContainerSpecLike): Promise<ContainerLike>
+  adopt(id: string): Promise<ContainerLike | ExitStatusLike | undefined>
+}
+
+export interface LogsPort {
+  pathFor(jobId: string): string
+  remove(jobId: string): Promise<void>
+  /** Last `bytes` of combined output (for ?wait=true responses). */
+  tailText?(jobId: string, bytes: number): Promise<string>
+}
