@@ -1,13 +1,14 @@
 import Database from 'better-sqlite3'
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { PACKAGE_ROOT } from '../lib/paths.js'
 import * as schema from './schema.js'
 
 export type Db = BetterSQLite3Database<typeof schema>
 export { schema }
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url))
+export const MIGRATIONS_DIR = join(PACKAGE_ROOT, 'migrations')
 
 /** Open the state database: WAL (readers never block the writer; a crash loses
  *  nothing committed), synchronous=NORMAL is durable in WAL mode against a

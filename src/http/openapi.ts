@@ -1,0 +1,79 @@
+import { z } from 'zod'
+import { ErrorSchema } from './schemas/common.js'
+import { ExecSchema, JobViewSchema, KillSchema, RunResultSchema } from './schemas/job.js'
+import { ImageViewSchema, PullSchema } from './schemas/image.js'
+import { RunRequestSchema } from './schemas/run-request.js'
+
+interface Op {
+  method: 'get' | 'post' | 'delete'
+  path: string
+  summary: string
+  body?: z.ZodType
+  query?: Record<string, string>
+  ok: [number, z.ZodType | null, string?]
+  errors?: number[]
+}
+
+const Page = (item: z.ZodType) => z.object({ items: z.array(item), next: z.string().nullable() })
+
+/** The API, described from the same zod schemas that validate requests. */
+export const OPERATIONS: Op[] = [
+  { method: 'post', path: '/run', summary: 'Run a job', body: RunRequestSchema, query: { wait: 'hold the request until the job ends', timeout: 'with wait: give up waiting after this duration (e.g. 30s)' }, ok: [201, JobViewSchema, 'the queued job; with ?wait=true: 200 and RunResult'], errors: [400, 401, 409, 413, 422, 503] },
+  { method: 'get', path: '/jobs', summary: 'List jobs (newest first)', query: { state: 'comma-separated states', name: 'exact name', label: 'key=value (repeatable)', limit: '1..1000', before: 'cursor: the `next` of the previous page' }, ok: [200, Page(JobViewSchema)] },
+  { method: 'get', path: '/jobs/{id}', summary: 'Inspect a job (by id or name)', ok: [200, JobViewSchema], errors: [404] },
+  { method: 'get', path: '/jobs/{id}/events', summary: 'State history of a job', ok: [200, z.object({ items: z.array(z.object({ state: z.string(), time: z.string(), detail: z.string().nullable() })) })], errors: [404] },
+  { method: 'post', path: '/jobs/{id}/kill', summary: 'Send a signal (default SIGKILL)', body: KillSchema, ok: [202, JobViewSchema], errors: [404, 409] },
+  { method: 'post', path: '/jobs/{id}/wait', summary: 'Wait for a job to end', query: { timeout: 'give up after this duration' }, ok: [200, RunResultSchema], errors: [404] },
+  { method: 'post', path: '/jobs/{id}/exec', summary: 'Run a command inside a running job', body: ExecSchema, ok: [200, z.object({ exitCode: z.number().nullable(), stdout: z.string(), stderr: z.string() })], errors: [404, 409] },
+  { method: 'delete', path: '/jobs/{id}', summary: 'Remove a finished job and its logs', query: { force: 'kill it first if running' }, ok: [204, null], errors: [404, 409] },
+  { method: 'post', path: '/jobs/prune', summary: 'Remove all finished jobs', ok: [200, z.object({ removed: z.array(z.string()) })] },
+  { method: 'get', path: '/jobs/{id}/logs', summary: 'Job output (text, or NDJSON records with Accept: application/x-ndjson)', query: { stream: 'stdout|stderr|all', tail: 'last N lines', since: 'RFC 3339 time or duration like 5m', from: 'byte offset to resume from', timestamps: 'prefix lines with time', follow: 'stream until the job ends' }, ok: [200, null, 'text/plain or application/x-ndjson'], errors: [404] },
+  { method: 'post', path: '/images/pull', summary: 'Pull an image (NDJSON progress with Accept: application/x-ndjson)', body: PullSchema, ok: [200, ImageViewSchema], errors: [400, 422, 502] },
+  { method: 'get', path: '/images', summary: 'List images', ok: [200, z.object({ items: z.array(ImageViewSchema) })] },
+  { method: 'get', path: '/images/{ref}', summary: 'Inspect an image', ok: [200, ImageViewSchema], errors: [404] },
+  { method: 'delete', path: '/images/{ref}', summary: 'Remove an image reference', query: { force: 'even if a job uses it' }, ok: [204, null], errors: [404, 409] },
+  { method: 'post', path: '/images/prune', summary: 'Remove unused images and layers', ok: [200, z.object({ images: z.number(), layers: z.number(), bytes: z.number() })] },
+  { method: 'post', path: '/images/load', summary: 'Load a docker-save or OCI-layout tar (optionally gzip)', ok: [201, z.object({ items: z.array(ImageViewSchema) })], errors: [400] },
+  { method: 'post', path: '/images/import', summary: 'Import a rootfs tarball as a one-layer image', query: { ref: 'reference to tag it with' }, ok: [201, ImageViewSchema], errors: [400] },
+  { method: 'get', path: '/images/save', summary: 'Export images as a docker-save tar', query: { ref: 'reference (repeatable)' }, ok: [200, null, 'application/x-tar'], errors: [404] },
+  { method: 'get', path: '/healthz', summary: 'Liveness (no auth)', ok: [200, z.object({ ok: z.boolean() })] },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', ok: [200, null, 'text/plain; version=0.0.4'] },
+]
+
+const schema = (s: z.ZodType) => {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { unrepresentable: 'any', io: 'input' }) as Record<string, unknown>
+  return rest
+}
+
+export function openApiDocument(version: string) {
+  const paths: Record<string, Record<string, unknown>> = {}
+  for (const op of OPERATIONS) {
+    const params = [
+      ...[...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } })),
+      ...Object.entries(op.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })),
+    ]
+    const [status, okSchema, okDesc] = op.ok
+    const responses: Record<string, unknown> = {
+      [status]: { description: okDesc ?? 'OK', ...(okSchema ? { content: { 'application/json': { schema: schema(okSchema) } } } : {}) },
+    }
+    for (const e of op.errors ?? []) responses[e] = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
+    ;(paths[op.path] ??= {})[op.method] = {
+      summary: op.summary,
+      operationId: `${op.method}${op.path.replace(/[{}]/g, '').replace(/\/(\w)/g, (_, ch: string) => ch.toUpperCase()).replace(/\W/g, '')}`,
+      ...(params.length ? { parameters: params } : {}),
+      ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema(op.body) } } } } : {}),
+      responses,
+    }
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'skiff', version, description: 'Self-hosted job runner: pull, isolate, run, stream.' },
+    servers: [{ url: 'http://127.0.0.1:7777' }],
+    components: {
+      schemas: { Error: schema(ErrorSchema) },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    },
+    security: [{ bearer: [] }],
+    paths,
+  }
+}

@@ -1,0 +1,86 @@
+import { Hono } from 'hono'
+import { SkiffError } from '../../lib/errors.js'
+import { parseDuration } from '../../lib/units.js'
+import { isFinal } from '../../scheduler/job-state.js'
+import type { ApiDeps } from '../deps.js'
+import { boolString, jsonBody, query } from '../schemas/common.js'
+import { ExecSchema, KillSchema, ListJobsQuery, toJobView } from '../schemas/job.js'
+import { RunRequestSchema, toRunSpec } from '../schemas/run-request.js'
+import { z } from 'zod'
+
+const OUTPUT_CAP = 1024 * 1024
+const WaitQuery = z.object({ wait: boolString.optional(), timeout: z.string().optional() }).strict()
+
+const waitTimeout = (t: string | undefined) => (t === undefined ? undefined : parseDuration(t, 'timeout'))
+
+function signalName(s: string | undefined): NodeJS.Signals | undefined {
+  if (!s) return undefined
+  return (s.startsWith('SIG') ? s : `SIG${s}`) as NodeJS.Signals
+}
+
+export function jobsRoutes(d: ApiDeps) {
+  const withOutput = async (id: string) => {
+    const job = d.jobs.mustGet(id)
+    const out = await d.logs.output(job.id, OUTPUT_CAP)
+    return { ...toJobView(job), ...out }
+  }
+
+  return new Hono()
+    .post('/run', async (c) => {
+      const q = query(c, WaitQuery)
+      const spec = toRunSpec(await jsonBody(c, RunRequestSchema))
+      const job = d.jobs.submit(spec)
+      if (!q.wait) return c.json(toJobView(job), 201, { Location: `/jobs/${job.id}` })
+      const done = await d.jobs.wait(job.id, { timeoutMs: waitTimeout(q.timeout), signal: c.req.raw.signal })
+      if (!isFinal(done.state)) return c.json(toJobView(done), 202, { Location: `/jobs/${job.id}` })
+      return c.json(await withOutput(job.id), 200)
+    })
+    .get('/jobs', (c) => {
+      const q = query(c, ListJobsQuery.omit({ label: true }).extend({ label: z.string().optional() }))
+      const labels: Record<string, string> = {}
+      for (const l of c.req.queries('label') ?? []) {
+        const i = l.indexOf('=')
+        if (i <= 0) throw new SkiffError('invalid_argument', 'INVALID_ARGUMENT', `label: expected key=value, got ${JSON.stringify(l)}`, { field: 'label' })
+        labels[l.slice(0, i)] = l.slice(i + 1)
+      }
+      const page = d.jobs.list({ state: q.state, name: q.name, labels, before: q.before, limit: q.limit })
+      return c.json({ items: page.items.map(toJobView), next: page.next })
+    })
+    .post('/jobs/prune', async (c) => {
+      const removed = await d.jobs.prune()
+      return c.json({ removed })
+    })
+    .get('/jobs/:id', (c) => c.json(toJobView(d.jobs.mustGet(c.req.param('id')))))
+    .get('/jobs/:id/events', (c) => {
+      const ev = d.jobs.events(c.req.param('id'))
+      return c.json({ items: ev.map((e) => ({ state: e.state, time: e.time.toISOString(), detail: e.detail })) })
+    })
+    .post('/jobs/:id/kill', async (c) => {
+      const body = await jsonBody(c, KillSchema, { optional: true })
+      const job = await d.jobs.kill(c.req.param('id'), signalName(body.signal))
+      return c.json(toJobView(job), 202)
+    })
+    .post('/jobs/:id/wait', async (c) => {
+      const q = query(c, z.object({ timeout: z.string().optional() }).strict())
+      const job = await d.jobs.wait(c.req.param('id'), { timeoutMs: waitTimeout(q.timeout), signal: c.req.raw.signal })
+      if (!isFinal(job.state)) return c.json(toJobView(job), 202)
+      return c.json(await withOutput(job.id))
+    })
+    .post('/jobs/:id/exec', async (c) => {
+      const b = await jsonBody(c, ExecSchema)
+      const cmd = Array.isArray(b.cmd) ? b.cmd : ['/bin/sh', '-c', b.cmd]
+      const r = await d.jobs.exec(c.req.param('id'), cmd, {
+        env: b.env,
+        user: b.user,
+        cwd: b.workdir,
+        stdin: b.stdin,
+        timeoutMs: b.timeout === undefined ? undefined : parseDuration(b.timeout, 'timeout'),
+      })
+      return c.json(r)
+    })
+    .delete('/jobs/:id', async (c) => {
+      const q = query(c, z.object({ force: boolString.optional() }).strict())
+      await d.jobs.remove(c.req.param('id'), { force: q.force })
+      return c.body(null, 204)
+    })
+}

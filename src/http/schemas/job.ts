@@ -1,0 +1,85 @@
+import { z } from 'zod'
+import { JOB_STATES } from '../../scheduler/job-state.js'
+import type { Job } from '../../scheduler/types.js'
+
+export const UsageSchema = z.object({ wallMs: z.number(), cpuUserMs: z.number(), cpuSysMs: z.number(), memoryPeakBytes: z.number() })
+
+export const JobViewSchema = z.object({
+  id: z.string(),
+  name: z.string().nullable(),
+  state: z.enum(JOB_STATES),
+  image: z.string(),
+  imageId: z.string().nullable(),
+  cmd: z.array(z.string()).nullable(),
+  labels: z.record(z.string(), z.string()),
+  exitCode: z.number().nullable(),
+  signal: z.string().nullable(),
+  oomKilled: z.boolean(),
+  timedOut: z.boolean(),
+  reason: z.string().nullable(),
+  message: z.string().nullable(),
+  usage: UsageSchema.nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  links: z.object({ self: z.string(), logs: z.string(), ws: z.string() }),
+})
+export type JobView = z.infer<typeof JobViewSchema>
+
+export const RunResultSchema = JobViewSchema.extend({
+  stdout: z.string().describe('tail of the job\'s stdout (utf-8, at most 1 MiB)'),
+  stderr: z.string(),
+  truncated: z.boolean(),
+})
+
+export function toJobView(j: Job): JobView {
+  return {
+    id: j.id,
+    name: j.name,
+    state: j.state,
+    image: j.image,
+    imageId: j.imageId,
+    cmd: j.spec.cmd ?? null,
+    labels: j.labels,
+    exitCode: j.exitCode,
+    signal: j.signal,
+    oomKilled: j.oomKilled,
+    timedOut: j.timedOut,
+    reason: j.reason,
+    message: j.message,
+    usage: j.usage,
+    createdAt: j.createdAt.toISOString(),
+    startedAt: j.startedAt?.toISOString() ?? null,
+    finishedAt: j.finishedAt?.toISOString() ?? null,
+    links: { self: `/jobs/${j.id}`, logs: `/jobs/${j.id}/logs`, ws: `/jobs/${j.id}/logs/ws` },
+  }
+}
+
+export const ListJobsQuery = z
+  .object({
+    state: z.string().optional().transform((s, ctx) => {
+      if (!s) return undefined
+      const states = s.split(',')
+      for (const st of states) if (!(JOB_STATES as readonly string[]).includes(st)) ctx.addIssue({ code: 'custom', message: `unknown state ${JSON.stringify(st)}` })
+      return states as (typeof JOB_STATES)[number][]
+    }),
+    name: z.string().optional(),
+    label: z.union([z.string(), z.array(z.string())]).optional(),
+    all: z.string().optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+    before: z.string().optional(),
+  })
+  .strict()
+
+export const KillSchema = z.object({ signal: z.string().regex(/^(SIG)?[A-Z0-9]+$/, 'must be a signal name like SIGTERM').optional() }).strict()
+
+export const ExecSchema = z
+  .object({
+    cmd: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+    env: z.record(z.string().min(1), z.string()).optional(),
+    user: z.string().optional(),
+    workdir: z.string().startsWith('/').optional(),
+    stdin: z.string().optional(),
+    timeout: z.union([z.string(), z.number()]).optional(),
+  })
+  .strict()

@@ -1,0 +1,78 @@
+import { z } from 'zod'
+import { SkiffError } from '../../lib/errors.js'
+import { parseBytes, parseDuration } from '../../lib/units.js'
+import type { RunSpec } from '../../scheduler/types.js'
+
+const envName = z.string().min(1).regex(/^[^=\0]+$/, 'must not contain "=" or NUL')
+const noNul = z.string().regex(/^[^\0]*$/, 'must not contain NUL')
+const size = z.union([z.string().min(1), z.number().int().nonnegative()])
+const duration = z.union([z.string().min(1), z.number().nonnegative()])
+
+export const LimitsSchema = z
+  .object({
+    memory: size.optional().describe('hard memory limit, e.g. "256m" (swap is off)'),
+    cpus: z.number().positive().max(1024).optional().describe('CPU share, e.g. 0.5 = half a core'),
+    pids: z.number().int().min(1).max(4_194_304).optional().describe('max processes'),
+    timeout: duration.optional().describe('wall-clock limit, e.g. "30s"; the job is killed and ends timed_out'),
+  })
+  .strict()
+
+export const RunRequestSchema = z
+  .object({
+    image: z.string().min(1).max(1024).describe('image reference, e.g. busybox or host:5000/ns/name:tag'),
+    cmd: z.union([noNul.min(1), z.array(noNul).min(1)]).optional().describe('a string runs under sh -c; an array runs as is'),
+    entrypoint: z.union([noNul, z.array(noNul)]).optional(),
+    env: z.record(envName, noNul).optional(),
+    workdir: z.string().startsWith('/', 'must be an absolute path').optional(),
+    user: z.string().min(1).regex(/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/, 'must be name, uid, uid:gid or name:group').optional(),
+    hostname: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, 'must be a valid hostname').optional(),
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}').optional(),
+    labels: z.record(z.string().min(1).max(256), z.string().max(4096)).optional(),
+    stdin: z.string().max(16 * 1024 * 1024).optional().describe('data written to the job\'s stdin, then EOF'),
+    limits: LimitsSchema.optional(),
+    network: z.object({ mode: z.enum(['none', 'host']) }).strict().optional(),
+    readonlyRootfs: z.boolean().optional(),
+    pull: z.enum(['missing', 'always', 'never']).optional(),
+  })
+  .strict()
+
+export type RunRequest = z.output<typeof RunRequestSchema>
+
+const toArgv = (v: string | string[] | undefined, shell: boolean): string[] | undefined =>
+  v === undefined ? undefined : Array.isArray(v) ? v : shell ? ['/bin/sh', '-c', v] : [v]
+
+/** User-shaped request → RunSpec in skiff units. Throws INVALID_ARGUMENT naming the field. */
+export function toRunSpec(r: RunRequest): RunSpec {
+  const l = r.limits ?? {}
+  const limits: RunSpec['limits'] = {}
+  if (l.memory !== undefined) {
+    limits.memoryBytes = parseBytes(l.memory, 'limits.memory')
+    if (limits.memoryBytes < 4 * 1024 * 1024)
+      throw new SkiffError('invalid_argument', 'INVALID_ARGUMENT', 'limits.memory: must be at least 4m', { field: 'limits.memory' })
+  }
+  if (l.cpus !== undefined) limits.cpus = l.cpus
+  if (l.pids !== undefined) limits.pids = l.pids
+  if (l.timeout !== undefined) {
+    limits.timeoutMs = parseDuration(l.timeout, 'limits.timeout')
+    if (limits.timeoutMs <= 0) throw new SkiffError('invalid_argument', 'INVALID_ARGUMENT', 'limits.timeout: must be positive', { field: 'limits.timeout' })
+  }
+  // cmd as a string means a shell command line; with an entrypoint set, it is one argument.
+  const cmd = toArgv(r.cmd, r.entrypoint === undefined)
+  const entrypoint = r.entrypoint === undefined ? undefined : Array.isArray(r.entrypoint) ? r.entrypoint : r.entrypoint === '' ? [] : [r.entrypoint]
+  return {
+    image: r.image,
+    ...(cmd ? { cmd } : {}),
+    ...(entrypoint ? { entrypoint } : {}),
+    env: r.env ?? {},
+    ...(r.workdir ? { workdir: r.workdir } : {}),
+    ...(r.user ? { user: r.user } : {}),
+    ...(r.hostname ? { hostname: r.hostname } : {}),
+    ...(r.name ? { name: r.name } : {}),
+    labels: r.labels ?? {},
+    ...(r.stdin !== undefined ? { stdin: r.stdin } : {}),
+    limits,
+    network: { mode: r.network?.mode ?? 'none' },
+    ...(r.readonlyRootfs ? { readonlyRootfs: true } : {}),
+    pull: r.pull ?? 'missing',
+  }
+}
