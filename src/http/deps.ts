@@ -13,6 +13,6 @@ export interface ApiDeps {
   metrics: Metrics
   log: Logger
   /** Bearer token required on TCP (the unix socket is trusted by file mode). */
-  token: string
+  token: () => string
   bodyLimit: number
 }

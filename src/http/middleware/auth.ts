@@ -35,11 +35,11 @@ export function authorizeRequest(req: IncomingMessage, token: string): boolean {
 
 const OPEN_PATHS = new Set(['/healthz'])
 
-export function auth(token: string): MiddlewareHandler<{ Bindings: { incoming: IncomingMessage } }> {
+export function auth(token: () => string): MiddlewareHandler<{ Bindings: { incoming: IncomingMessage } }> {
   return async (c, next) => {
     const incoming = c.env?.incoming
     if (!incoming) throw new SkiffError('unauthenticated', 'UNAUTHENTICATED', 'no connection information')
-    if (!OPEN_PATHS.has(c.req.path) && !authorizeRequest(incoming, token)) {
+    if (!OPEN_PATHS.has(c.req.path) && !authorizeRequest(incoming, token())) {
       const given = bearerFrom(incoming)
       throw new SkiffError('unauthenticated', 'UNAUTHENTICATED', given ? 'invalid token' : 'missing bearer token (Authorization: Bearer <token>)')
     }

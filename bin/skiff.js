@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// Runs the compiled CLI when built (fast start), else the TypeScript sources through tsx.
+import { existsSync } from 'node:fs'
+
+const dist = new URL('../dist/src/cli/main.js', import.meta.url)
+const { main } = existsSync(dist)
+  ? await import(dist.href)
+  : await (async () => {
+      const { register } = await import('tsx/esm/api')
+      register()
+      return import(new URL('../src/cli/main.ts', import.meta.url).href)
+    })()
+const { isSkiffError } = await import(existsSync(dist) ? new URL('../dist/src/lib/errors.js', import.meta.url).href : new URL('../src/lib/errors.ts', import.meta.url).href)
+try {
+  process.exitCode = await main(process.argv.slice(2))
+} catch (e) {
+  process.stderr.write(`skiff: ${isSkiffError(e) ? e.message : (e?.stack ?? String(e))}\n`)
+  process.exitCode = isSkiffError(e) && e.kind === 'invalid_argument' ? 2 : 1
+}

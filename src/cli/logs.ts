@@ -1,0 +1,57 @@
+import type { Client } from './client.js'
+
+export interface FollowOptions {
+  follow?: boolean
+  tail?: string
+  since?: string
+  timestamps?: boolean
+  stream?: string
+}
+
+interface WireRecord {
+  offset: number
+  stream: 'stdout' | 'stderr'
+  time: string
+  data?: string
+  /** base64 when the bytes are not valid UTF-8 */
+  data64?: string
+  exit?: unknown
+}
+
+/** Stream a job's output to our stdout/stderr, keeping the streams apart.
+ *  On a dropped connection while following, resume from the last offset. */
+export async function followLogs(c: Client, id: string, o: FollowOptions): Promise<void> {
+  let from: number | undefined
+  for (let attempt = 0; ; attempt++) {
+    const qs = new URLSearchParams()
+    if (o.follow) qs.set('follow', 'true')
+    if (o.tail && from === undefined) qs.set('tail', o.tail)
+    if (o.since && from === undefined) qs.set('since', o.since)
+    if (o.stream) qs.set('stream', o.stream)
+    if (from !== undefined) qs.set('from', String(from))
+    try {
+      const res = await c.raw('GET', `/jobs/${encodeURIComponent(id)}/logs?${qs}`, { headers: { accept: 'application/x-ndjson' } })
+      let buf = ''
+      for await (const chunk of res.body) {
+        buf += chunk.toString('utf8')
+        let nl: number
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl)
+          buf = buf.slice(nl + 1)
+          if (!line) continue
+          const r = JSON.parse(line) as WireRecord
+          if (r.exit !== undefined || r.data === undefined && r.data64 === undefined) continue
+          const bytes = r.data64 !== undefined ? Buffer.from(r.data64, 'base64') : Buffer.from(r.data!, 'utf8')
+          const out = r.stream === 'stderr' ? process.stderr : process.stdout
+          if (o.timestamps) out.write(`${r.time} `)
+          if (!out.write(bytes)) await new Promise((res) => out.once('drain', res))
+          from = r.offset + bytes.length
+        }
+      }
+      return
+    } catch (e) {
+      if (!o.follow || attempt >= 5 || (e as { kind?: string }).kind === 'not_found') throw e
+      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)))
+    }
+  }
+}

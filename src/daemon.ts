@@ -1,0 +1,113 @@
+import { mkdirSync, openSync, closeSync, writeFileSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Config } from './config.js'
+import { openDb } from './db/open.js'
+import { EventBus } from './events.js'
+import { createImageService } from './images/index.js'
+import { realClock } from './lib/clock.js'
+import { SkiffError } from './lib/errors.js'
+import { createLogger, type Logger } from './lib/log.js'
+import { TokenFile } from './lib/token.js'
+import { createLogStore } from './logs/index.js'
+import { createRuntime } from './runtime/index.js'
+import { JobRepo } from './scheduler/job-repo.js'
+import { JobService } from './scheduler/jobs.js'
+import { createApp } from './http/app.js'
+import { Metrics } from './http/metrics.js'
+import { listen, type Listeners } from './http/server.js'
+import { logsRoutes } from './http/routes/logs.js'
+import { attachLogsWebSocket } from './http/routes/logs-ws.js'
+import { authorizeRequest } from './http/middleware/auth.js'
+import { jobOutput } from './http/output.js'
+
+export interface Daemon {
+  config: Config
+  listeners: Listeners
+  token: TokenFile
+  jobs: JobService
+  log: Logger
+  stop(): Promise<void>
+}
+
+/** Composition root: the only place that constructs concrete classes across layers. */
+export async function startDaemon(config: Config, opts: { log?: Logger } = {}): Promise<Daemon> {
+  const log = opts.log ?? createLogger({ level: config.logLevel })
+  const dir = config.dataDir
+  mkdirSync(dir, { recursive: true, mode: 0o711 })
+  const releaseLock = lockDataDir(dir)
+  const token = new TokenFile(join(dir, 'token'), config.token)
+  if (token.ensure()) log.info({ file: token.path }, `API token generated (TCP clients send "Authorization: Bearer <token>"): ${token.current()}`)
+
+  const { db, close: closeDb } = openDb(join(dir, 'state.db'))
+  const events = new EventBus()
+  const images = createImageService({ db, root: join(dir, 'images'), platform: config.platform, insecureRegistries: config.insecureRegistries, log })
+  const runtime = createRuntime({ root: join(dir, 'runtime'), runtime: config.runtime, log })
+  const logs = createLogStore({ root: join(dir, 'logs') })
+  const repo = new JobRepo(db)
+  const jobs = new JobService({
+    repo, images, runtime, logs, clock: realClock, log, events,
+    limits: { maxConcurrent: config.maxConcurrent, maxMemory: config.maxMemory, maxQueued: config.maxQueued },
+  })
+  const metrics = new Metrics({ jobsByState: () => repo.countByState(), queueDepth: () => jobs.queueDepth, running: () => jobs.runningCount })
+  events.on('job.final', (j) => {
+    metrics.jobsFinished.inc({ state: j.state })
+    if (j.usage) metrics.jobDuration.observe({ state: j.state }, j.usage.wallMs / 1000)
+  })
+
+  const logDeps = {
+    logs,
+    jobs: {
+      get: (id: string) => jobs.get(id),
+      exited: async (id: string) => {
+        const j = await jobs.wait(id)
+        return { exitCode: j.exitCode, signal: j.signal, state: j.state }
+      },
+    },
+  }
+  const app = createApp(
+    { jobs, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), bodyLimit: config.bodyLimit },
+    [logsRoutes(logDeps)],
+  )
+  await jobs.start()
+  const listeners = await listen(app, {
+    socket: config.socket || undefined,
+    listen: config.listen || undefined,
+    allowPublic: config.allowPublicListen,
+    onServer: (s) => attachLogsWebSocket(s, { ...logDeps, authorize: (req) => authorizeRequest(req, token.current()) }),
+  })
+  log.info({ socket: config.socket, tcp: listeners.tcpAddress, dataDir: dir, runtime: config.runtime }, 'skiff daemon ready')
+
+  let stopped = false
+  return {
+    config, listeners, token, jobs, log,
+    async stop() {
+      if (stopped) return
+      stopped = true
+      await jobs.stop()
+      await listeners.close()
+      closeDb()
+      releaseLock()
+    },
+  }
+}
+
+/** One daemon per data dir: a pid file we refuse to share with a live process. */
+function lockDataDir(dir: string): () => void {
+  const file = join(dir, 'skiff.pid')
+  try {
+    const pid = Number(readFileSync(file, 'utf8'))
+    if (pid && pid !== process.pid) {
+      try {
+        process.kill(pid, 0)
+        throw new SkiffError('conflict', 'DATA_DIR_LOCKED', `data dir ${dir} is in use by skiff pid ${pid}`)
+      } catch (e) {
+        if ((e as SkiffError).code === 'DATA_DIR_LOCKED') throw e
+      }
+    }
+  } catch (e) {
+    if ((e as SkiffError).code === 'DATA_DIR_LOCKED') throw e
+  }
+  closeSync(openSync(file, 'w', 0o644))
+  writeFileSync(file, String(process.pid))
+  return () => rmSync(file, { force: true })
+}
