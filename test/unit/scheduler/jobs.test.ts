@@ -9,43 +9,13 @@ import { realClock } from '../../../src/lib/clock.js'
 import { silentLogger } from '../../../src/lib/log.js'
 import { JobRepo } from '../../../src/scheduler/job-repo.js'
 import { JobService } from '../../../src/scheduler/jobs.js'
-import type { ContainerLike, ContainerSpecLike, ExitStatusLike, RuntimePort } from '../../../src/scheduler/ports.js'
+import type { RuntimePort } from '../../../src/scheduler/ports.js'
+import { FakeRuntime, fakeImage } from '../../helpers/fakes.js'
 import type { RunSpec } from '../../../src/scheduler/types.js'
 
 // The runtime is faked here (no root, no crun in unit tests); the same service
-// runs against real crun in test/integration/http/.
-const image: ImageRecord = {
-  id: 'sha256:aaaa', refs: ['fake:latest'], manifestDigest: 'sha256:bbbb', platform: { os: 'linux', architecture: 'amd64' },
-  config: {}, layers: [], size: 0, createdAt: new Date(),
-}
-const usage = { wallMs: 1, cpuUserMs: 0, cpuSysMs: 0, memoryPeakBytes: 0 }
-
-class FakeRuntime implements RuntimePort {
-  running = 0
-  maxRunning = 0
-  created: ContainerSpecLike[] = []
-  constructor(private readonly behave: (spec: ContainerSpecLike) => { ms: number; exit: Partial<ExitStatusLike> }) {}
-  async create(spec: ContainerSpecLike): Promise<ContainerLike> {
-    this.created.push(spec)
-    const rt = this
-    let resolveExit!: (e: ExitStatusLike) => void
-    const exited = new Promise<ExitStatusLike>((r) => (resolveExit = r))
-    const { ms, exit } = this.behave(spec)
-    return {
-      id: spec.id,
-      async start() {
-        rt.running++
-        rt.maxRunning = Math.max(rt.maxRunning, rt.running)
-        setTimeout(() => { rt.running--; resolveExit({ exitCode: 0, signal: null, oomKilled: false, timedOut: false, usage, ...exit }) }, ms)
-      },
-      wait: () => exited,
-      async kill(signal) { rt.running--; resolveExit({ exitCode: null, signal: signal ?? 'SIGKILL', oomKilled: false, timedOut: false, usage }) },
-      async exec() { return { exitCode: 0, stdout: 'ok', stderr: '' } },
-      async remove() {},
-    }
-  }
-  async adopt() { return undefined }
-}
+// runs against real crun in test/integration/.
+const image = fakeImage
 
 const spec = (o: Partial<RunSpec> = {}): RunSpec => ({ image: 'fake', env: {}, labels: {}, limits: {}, network: { mode: 'none' }, pull: 'missing', ...o })
 

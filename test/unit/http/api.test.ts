@@ -1,0 +1,214 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Agent, request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openDb } from '../../../src/db/open.js'
+import { EventBus } from '../../../src/events.js'
+import { createApp } from '../../../src/http/app.js'
+import { Metrics } from '../../../src/http/metrics.js'
+import { listen, type Listeners } from '../../../src/http/server.js'
+import type { ImagesApi } from '../../../src/http/ports.js'
+import { SkiffError } from '../../../src/lib/errors.js'
+import { realClock } from '../../../src/lib/clock.js'
+import { silentLogger } from '../../../src/lib/log.js'
+import { JobRepo } from '../../../src/scheduler/job-repo.js'
+import { JobService } from '../../../src/scheduler/jobs.js'
+import { FakeRuntime, fakeImage } from '../../helpers/fakes.js'
+
+// The HTTP layer over real sockets (unix + loopback TCP) with the real scheduler
+// and SQLite; only the container runtime and registry are fakes here (unit
+// project: no root). test/integration/http runs the same API on real crun.
+const TOKEN = 'test-token-0123456789abcdef'
+let dir: string
+let ls: Listeners
+let closeDb: () => void
+let unix: Agent
+let base: string
+
+const images: ImagesApi & { lowerDirs(): Promise<string[]> } = {
+  lowerDirs: async () => ['/lower'],
+  pull: async (ref) => {
+    if (ref.includes('missing')) throw new SkiffError('failed_precondition', 'IMAGE_NOT_FOUND', `image ${ref} not found in registry`)
+    return fakeImage
+  },
+  resolve: (ref) => (ref.includes('missing') ? undefined : fakeImage),
+  list: () => [fakeImage],
+  remove: async () => {},
+  prune: async () => ({ images: 0, layers: 0, bytes: 0 }),
+  load: async () => [],
+  save: async () => {},
+  importRootfs: async () => fakeImage,
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'skiff-api-'))
+  const o = openDb(join(dir, 'state.db'))
+  closeDb = o.close
+  const repo = new JobRepo(o.db)
+  const events = new EventBus()
+  const jobs = new JobService({
+    repo, images, runtime: new FakeRuntime((s) => ({ ms: s.process.cmd?.[0] === 'sleep' ? 60_000 : 1, exit: { exitCode: s.process.cmd?.[0] === 'fail' ? 3 : 0 } })),
+    logs: { pathFor: (id) => join(dir, id), remove: async () => {} },
+    clock: realClock, log: silentLogger, events, limits: { maxConcurrent: 4, maxMemory: 0, maxQueued: 100 },
+  })
+  await jobs.start()
+  const metrics = new Metrics({ jobsByState: () => repo.countByState(), queueDepth: () => jobs.queueDepth, running: () => jobs.runningCount })
+  const app = createApp({ jobs, images, logs: { output: async () => ({ stdout: 'hi\n', stderr: '', truncated: false }) }, events, metrics, log: silentLogger, token: () => TOKEN, bodyLimit: 64 * 1024 })
+  ls = await listen(app, { socket: join(dir, 'api.sock'), listen: '127.0.0.1:0' })
+  unix = new Agent({ connect: { socketPath: join(dir, 'api.sock') } })
+  base = `http://127.0.0.1:${ls.tcpAddress!.port}`
+})
+afterAll(async () => {
+  await ls?.close()
+  await unix?.close()
+  closeDb?.()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const viaUnix = async (method: string, path: string, body?: unknown) => {
+  const r = await request(`http://localhost${path}`, { method: method as 'GET', dispatcher: unix, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) })
+  const text = await r.body.text()
+  return { status: r.statusCode, json: text && r.headers["content-type"]?.toString().includes("json") ? JSON.parse(text) : undefined, text }
+}
+const viaTcp = async (method: string, path: string, token?: string, body?: unknown) => {
+  const r = await request(base + path, { method: method as 'GET', headers: token ? { authorization: `Bearer ${token}` } : {}, body: body === undefined ? undefined : JSON.stringify(body) })
+  const text = await r.body.text()
+  return { status: r.statusCode, json: text && r.headers["content-type"]?.toString().includes("json") ? JSON.parse(text) : undefined, text }
+}
+
+describe('POST /run', () => {
+  it('runs and answers with exit code and output when ?wait=true', async () => {
+    const r = await viaUnix('POST', '/run?wait=true', { image: 'busybox', cmd: ['echo', 'hi'] })
+    expect(r.status).toBe(200)
+    expect(r.json, JSON.stringify(r.json)).toMatchObject({ state: 'exited', exitCode: 0, stdout: 'hi\n' })
+    const got = await viaUnix('GET', `/jobs/${r.json.id}`)
+    expect(got.json).toMatchObject({ id: r.json.id, state: 'exited', cmd: ['echo', 'hi'] })
+  })
+
+  it('answers 201 with links without wait', async () => {
+    const r = await viaUnix('POST', '/run', { image: 'busybox', cmd: 'echo hi' })
+    expect(r.status).toBe(201)
+    expect(r.json.cmd).toEqual(['/bin/sh', '-c', 'echo hi'])
+    expect(r.json.links).toEqual({ self: `/jobs/${r.json.id}`, logs: `/jobs/${r.json.id}/logs`, ws: `/jobs/${r.json.id}/logs/ws` })
+  })
+
+  it.each([
+    [{}, 'image'],
+    [{ image: '' }, 'image'],
+    [{ image: 'x', cmd: 5 }, 'cmd'],
+    [{ image: 'x', cmd: [] }, 'cmd'],
+    [{ image: 'x', env: { 'A=B': '1' } }, 'env.A=B'],
+    [{ image: 'x', env: { A: 1 } }, 'env.A'],
+    [{ image: 'x', workdir: 'relative' }, 'workdir'],
+    [{ image: 'x', user: 'bad user' }, 'user'],
+    [{ image: 'x', name: '-bad' }, 'name'],
+    [{ image: 'x', labels: { a: 1 } }, 'labels.a'],
+    [{ image: 'x', limits: { memory: 'lots' } }, 'limits.memory'],
+    [{ image: 'x', limits: { memory: '1k' } }, 'limits.memory'],
+    [{ image: 'x', limits: { cpus: -1 } }, 'limits.cpus'],
+    [{ image: 'x', limits: { pids: 0 } }, 'limits.pids'],
+    [{ image: 'x', limits: { timeout: 'soon' } }, 'limits.timeout'],
+    [{ image: 'x', limits: { swap: '1g' } }, 'limits.swap'],
+    [{ image: 'x', network: { mode: 'bridge0' } }, 'network.mode'],
+    [{ image: 'x', pull: 'sometimes' }, 'pull'],
+    [{ image: 'x', bogus: true }, 'bogus'],
+    [{ image: 'x', hostname: 'no_underscores' }, 'hostname'],
+  ])('400 naming the field for %j', async (body, field) => {
+    const r = await viaUnix('POST', '/run', body)
+    expect(r.status).toBe(400)
+    expect(r.json.error).toMatchObject({ code: 'INVALID_ARGUMENT', field })
+    expect(r.json.error.message).toContain(field)
+  })
+
+  it('400 for malformed JSON', async () => {
+    const r = await viaUnix('POST', '/run', '{"image":')
+    expect(r.status).toBe(400)
+    expect(r.json.error.code).toBe('INVALID_JSON')
+  })
+
+  it('413 for a body over the limit', async () => {
+    const r = await viaUnix('POST', '/run', { image: 'x', stdin: 'a'.repeat(100 * 1024) })
+    expect(r.status).toBe(413)
+    expect(r.json.error.code).toBe('BODY_TOO_LARGE')
+  })
+
+  it('409 when the name is taken', async () => {
+    expect((await viaUnix('POST', '/run', { image: 'x', name: 'unique-one', cmd: ['sleep'] })).status).toBe(201)
+    const r = await viaUnix('POST', '/run', { image: 'x', name: 'unique-one' })
+    expect(r.status).toBe(409)
+    expect(r.json.error).toMatchObject({ code: 'NAME_IN_USE', field: 'name' })
+  })
+
+  it('a job whose image is missing in the registry fails with the reason, and pull says 422', async () => {
+    const r = await viaUnix('POST', '/run?wait=true', { image: 'missing/img' })
+    expect(r.json).toMatchObject({ state: 'failed', reason: 'IMAGE_NOT_FOUND' })
+    const p = await viaUnix('POST', '/images/pull', { image: 'missing/img' })
+    expect(p.status).toBe(422)
+  })
+})
+
+describe('auth', () => {
+  it('TCP without a token is 401', async () => {
+    const r = await viaTcp('GET', '/jobs')
+    expect(r.status).toBe(401)
+    expect(r.json.error.code).toBe('UNAUTHENTICATED')
+  })
+  it('TCP with a wrong token is 401', async () => {
+    expect((await viaTcp('GET', '/jobs', 'wrong-token')).status).toBe(401)
+  })
+  it('TCP with the token works', async () => {
+    expect((await viaTcp('GET', '/jobs', TOKEN)).status).toBe(200)
+  })
+  it('the unix socket needs no token', async () => {
+    expect((await viaUnix('GET', '/jobs')).status).toBe(200)
+  })
+  it('healthz is open', async () => {
+    expect((await viaTcp('GET', '/healthz')).status).toBe(200)
+  })
+  it('refuses a public bind without the explicit flag', async () => {
+    await expect(listen(createApp({} as never), { listen: '0.0.0.0:0' })).rejects.toMatchObject({ code: 'PUBLIC_LISTEN_REFUSED' })
+  })
+})
+
+describe('jobs', () => {
+  it('404 for an unknown job', async () => {
+    const r = await viaUnix('GET', '/jobs/01ABSENT')
+    expect(r.status).toBe(404)
+    expect(r.json.error.code).toBe('JOB_NOT_FOUND')
+  })
+  it('refuses to delete a running job without force, then kills it with force', async () => {
+    const { json: job } = await viaUnix('POST', '/run', { image: 'x', cmd: ['sleep'] })
+    await new Promise((r) => setTimeout(r, 30))
+    expect((await viaUnix('DELETE', `/jobs/${job.id}`)).status).toBe(409)
+    expect((await viaUnix('DELETE', `/jobs/${job.id}?force=true`)).status).toBe(204)
+    expect((await viaUnix('GET', `/jobs/${job.id}`)).status).toBe(404)
+  })
+  it('lists with state and label filters and paginates by cursor', async () => {
+    for (let i = 0; i < 3; i++) await viaUnix('POST', '/run?wait=true', { image: 'x', cmd: ['fail'], labels: { team: 'pager' } })
+    const r = await viaUnix('GET', '/jobs?label=team=pager&state=exited&limit=2')
+    expect(r.json.items).toHaveLength(2)
+    expect(r.json.items.every((j: { exitCode: number }) => j.exitCode === 3)).toBe(true)
+    const r2 = await viaUnix('GET', `/jobs?label=team=pager&limit=2&before=${r.json.next}`)
+    expect(r2.json.items).toHaveLength(1)
+    expect((await viaUnix('GET', '/jobs?state=nope')).json.error.field).toBe('state')
+  })
+})
+
+describe('system', () => {
+  it('serves an OpenAPI 3.1 document generated from the schemas', async () => {
+    const r = await viaUnix('GET', '/openapi.json')
+    expect(r.json.openapi).toBe('3.1.0')
+    const run = r.json.paths['/run'].post
+    expect(run.requestBody.content['application/json'].schema.properties.limits.properties).toHaveProperty('memory')
+    expect(run.requestBody.content['application/json'].schema.additionalProperties).toBe(false)
+  })
+  it('serves Prometheus metrics that parse', async () => {
+    const r = await viaUnix('GET', '/metrics')
+    expect(r.status).toBe(200)
+    const lines = r.text.split('\n').filter((l) => l && !l.startsWith('#'))
+    for (const l of lines) expect(l).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+|NaN|[+-]Inf$/)
+    expect(r.text).toMatch(/skiff_jobs\{state="exited"\} \d+/)
+    expect(r.text).toContain('skiff_http_request_duration_seconds_bucket')
+  })
+})
