@@ -1,6 +1,6 @@
 import type { EventBus } from '../events.js'
 import type { Logger } from '../lib/log.js'
-import type { JobService } from '../scheduler/jobs.js'
+import type { JobService } from '../scheduler/index.js'
 import type { ImagesApi } from './ports.js'
 import type { Metrics } from './metrics.js'
 import type { LogsApi } from './ports.js'

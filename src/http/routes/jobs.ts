@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import { SkiffError } from '../../lib/errors.js'
 import { parseDuration } from '../../lib/units.js'
-import { isFinal } from '../../scheduler/job-state.js'
+import { isFinal } from '../../scheduler/index.js'
 import type { ApiDeps } from '../deps.js'
 import { boolString, jsonBody, query } from '../schemas/common.js'
 import { ExecSchema, KillSchema, ListJobsQuery, toJobView } from '../schemas/job.js'

@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { JOB_STATES } from '../../scheduler/job-state.js'
-import type { Job } from '../../scheduler/types.js'
+import { JOB_STATES } from '../../scheduler/index.js'
+import type { Job } from '../../scheduler/index.js'
 
 export const UsageSchema = z.object({ wallMs: z.number(), cpuUserMs: z.number(), cpuSysMs: z.number(), memoryPeakBytes: z.number() })
 

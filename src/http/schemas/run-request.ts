@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { SkiffError } from '../../lib/errors.js'
 import { parseBytes, parseDuration } from '../../lib/units.js'
-import type { RunSpec } from '../../scheduler/types.js'
+import type { RunSpec } from '../../scheduler/index.js'
 
 const envName = z.string().min(1).regex(/^[^=\0]+$/, 'must not contain "=" or NUL')
 const noNul = z.string().regex(/^[^\0]*$/, 'must not contain NUL')
