@@ -1,0 +1,115 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, createReadStream } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Agent, request } from 'undici'
+import { PACKAGE_ROOT } from '../../src/lib/paths.js'
+
+export interface TestDaemon {
+  dataDir: string
+  socket: string
+  port: number
+  token: string
+  child: ChildProcess
+  /** JSON over the unix socket. */
+  api<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: T; text: string }>
+  /** Raw request over the unix socket. */
+  raw(method: string, path: string, opts?: { body?: any; headers?: Record<string, string> }): ReturnType<typeof request>
+  kill9(): Promise<void>
+  restart(): Promise<void>
+  stop(): Promise<void>
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address() as { port: number }
+      s.close(() => resolve(a.port))
+    })
+    s.on('error', reject)
+  })
+}
+
+/** A real skiff daemon in its own process, on a temp data dir, unix socket and loopback port. */
+export async function startDaemon(opts: { maxConcurrent?: number; runtime?: string; env?: Record<string, string>; dataDir?: string } = {}): Promise<TestDaemon> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'skiff-d-'))
+  const socket = join(dataDir, 'api.sock')
+  const port = await freePort()
+  let agent = new Agent({ connect: { socketPath: socket } })
+  const args = [join(PACKAGE_ROOT, 'node_modules/tsx/dist/cli.mjs'), join(PACKAGE_ROOT, 'src/cli/main.ts'), 'daemon', '--data-dir', dataDir, '--socket', socket, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn']
+  if (opts.maxConcurrent) args.push('--max-concurrent', String(opts.maxConcurrent))
+  if (opts.runtime) args.push('--runtime', opts.runtime)
+  let child!: ChildProcess
+  const launch = async () => {
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...opts.env } })
+    const t0 = Date.now()
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}`)
+      if (existsSync(socket)) {
+        try {
+          const r = await request('http://localhost/healthz', { dispatcher: agent })
+          await r.body.text()
+          if (r.statusCode === 200) break
+        } catch {
+          /* not yet */
+        }
+      }
+      if (Date.now() - t0 > 30_000) throw new Error('daemon did not come up in 30s')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  await launch()
+  const d: TestDaemon = {
+    dataDir, socket, port, child,
+    token: readFileSync(join(dataDir, 'token'), 'utf8').trim(),
+    raw: (method, path, o = {}) => request(`http://localhost${path}`, { method: method as 'GET', dispatcher: agent, body: o.body, headers: o.headers, bodyTimeout: 0, headersTimeout: 0 }),
+    async api(method, path, body, headers) {
+      const r = await request(`http://localhost${path}`, {
+        method: method as 'GET', dispatcher: agent, headers: { 'content-type': 'application/json', ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body), bodyTimeout: 0, headersTimeout: 0,
+      })
+      const text = await r.body.text()
+      let json: any
+      try { json = JSON.parse(text) } catch { json = undefined }
+      return { status: r.statusCode, json, text }
+    },
+    async kill9() {
+      child.kill('SIGKILL')
+      await new Promise((r) => child.once('exit', r))
+      await agent.close().catch(() => {})
+      agent = new Agent({ connect: { socketPath: socket } })
+    },
+    async restart() {
+      await launch()
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM')
+        await new Promise((r) => child.once('exit', r))
+      }
+      await agent.close().catch(() => {})
+    },
+  }
+  return d
+}
+
+/** Import a busybox image (from Debian's busybox-static) through the API, as scripts/setup does. */
+export async function importBusybox(d: TestDaemon, ref = 'busybox:latest'): Promise<string> {
+  const tar = join(d.dataDir, 'busybox-rootfs.tar')
+  if (!existsSync(tar)) execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/make-busybox-rootfs'), tar])
+  const r = await d.raw('POST', `/images/import?ref=${encodeURIComponent(ref)}`, { body: createReadStream(tar), headers: { 'content-type': 'application/x-tar' } })
+  const j = (await r.body.json()) as { id: string }
+  if (r.statusCode !== 201) throw new Error(`import failed: ${JSON.stringify(j)}`)
+  return j.id
+}
+
+/** Remove a daemon's data dir, unmounting anything left under it first. */
+export function removeDataDir(dir: string): void {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m): m is string => !!m && m.startsWith(dir + '/'))
+  for (const m of mounts.sort().reverse()) {
+    try { execFileSync('umount', [m]) } catch { execFileSync('umount', ['-l', m]) }
+  }
+  rmSync(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,111 @@
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { importBusybox, removeDataDir, startDaemon, type TestDaemon } from '../../helpers/daemon.js'
+
+// A real daemon process: real crun via conmon, real overlayfs, SQLite on disk,
+// unix socket and loopback TCP.
+let d: TestDaemon
+
+beforeAll(async () => {
+  d = await startDaemon({ maxConcurrent: 8 })
+  await importBusybox(d)
+}, 120_000)
+
+afterAll(async () => {
+  await d?.stop()
+  if (d) removeDataDir(d.dataDir)
+})
+
+const maxOverlap = (jobs: { startedAt: string; finishedAt: string }[]) => {
+  const ev = jobs.flatMap((j) => [[Date.parse(j.startedAt), 1], [Date.parse(j.finishedAt), -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1])
+  let cur = 0
+  let max = 0
+  for (const [, dlt] of ev) max = Math.max(max, (cur += dlt))
+  return max
+}
+
+describe('POST /run end to end', () => {
+  it('runs echo and answers with exit code and output; the job survives a daemon restart', async () => {
+    const r = await d.api('POST', '/run?wait=true', { image: 'busybox', cmd: ['echo', 'hi'] })
+    expect(r.status, r.text).toBe(200)
+    expect(r.json).toMatchObject({ state: 'exited', exitCode: 0, stdout: 'hi\n', stderr: '' })
+    expect(r.json.usage.wallMs).toBeGreaterThan(0)
+    const list = await d.api('GET', '/jobs')
+    expect(list.json.items.map((j: { id: string }) => j.id)).toContain(r.json.id)
+    await d.stop()
+    await d.restart()
+    const again = await d.api('GET', `/jobs/${r.json.id}`)
+    expect(again.json).toMatchObject({ id: r.json.id, state: 'exited', exitCode: 0, usage: r.json.usage })
+  })
+
+  it('reports exit codes, stderr and signals', async () => {
+    const r = await d.api('POST', '/run?wait=true', { image: 'busybox', cmd: 'echo oops >&2; exit 3' })
+    expect(r.json).toMatchObject({ state: 'exited', exitCode: 3, stderr: 'oops\n' })
+    const k = await d.api('POST', '/run?wait=true', { image: 'busybox', cmd: 'kill -9 $$' })
+    expect(k.json).toMatchObject({ state: 'exited', exitCode: null, signal: 'SIGKILL' })
+  })
+
+  it('TCP needs the token; the unix socket does not', async () => {
+    const base = `http://127.0.0.1:${d.port}`
+    const none = await request(`${base}/jobs`)
+    expect(none.statusCode).toBe(401)
+    await none.body.text()
+    const wrong = await request(`${base}/jobs`, { headers: { authorization: 'Bearer nope' } })
+    expect(wrong.statusCode).toBe(401)
+    await wrong.body.text()
+    const ok = await request(`${base}/jobs`, { headers: { authorization: `Bearer ${d.token}` } })
+    expect(ok.statusCode).toBe(200)
+    await ok.body.text()
+  })
+
+  it('names the bad field', async () => {
+    const r = await d.api('POST', '/run', { image: 'busybox', limits: { memory: 'huge' } })
+    expect(r.status).toBe(400)
+    expect(r.json.error.field).toBe('limits.memory')
+  })
+
+  it('a missing image: pull is 422, a run fails naming the reason', async () => {
+    const p = await d.api('POST', '/images/pull', { image: '127.0.0.1:1/nothing/here:latest' })
+    expect([422, 502]).toContain(p.status)
+    const r = await d.api('POST', '/run?wait=true', { image: 'not-local-image', pull: 'never' })
+    expect(r.json).toMatchObject({ state: 'failed', reason: 'IMAGE_NOT_PRESENT' })
+  })
+
+  it('runs 200 jobs with at most 8 at once, every exit code right', async () => {
+    const ids = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const r = await d.api('POST', '/run', { image: 'busybox', cmd: `exit ${i % 5}`, labels: { batch: 'b200' } })
+        expect(r.status, r.text).toBe(201)
+        return r.json.id as string
+      }),
+    )
+    const done = await Promise.all(ids.map((id) => d.api('POST', `/jobs/${id}/wait`).then((r) => r.json)))
+    done.forEach((j, i) => expect(j).toMatchObject({ state: 'exited', exitCode: i % 5 }))
+    const overlap = maxOverlap(done)
+    expect(overlap).toBeLessThanOrEqual(8)
+    expect(overlap).toBeGreaterThan(1)
+  }, 180_000)
+})
+
+describe('kill -9 of the daemon', () => {
+  it('loses no job: running ones are re-adopted and end truthfully', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) {
+      const r = await d.api('POST', '/run', { image: 'busybox', cmd: `sleep 2; exit ${i}` })
+      ids.push(r.json.id)
+    }
+    const queued = (await d.api('POST', '/run', { image: 'busybox', cmd: 'exit 7' })).json.id as string
+    for (let t = 0; t < 100; t++) {
+      const states = await Promise.all(ids.map((id) => d.api('GET', `/jobs/${id}`).then((r) => r.json.state)))
+      if (states.every((s) => s === 'running')) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    await d.kill9()
+    await d.restart()
+    for (const [i, id] of ids.entries()) {
+      const j = (await d.api('POST', `/jobs/${id}/wait?timeout=20s`)).json
+      expect(j).toMatchObject({ state: 'exited', exitCode: i })
+    }
+    expect((await d.api('POST', `/jobs/${queued}/wait?timeout=20s`)).json).toMatchObject({ state: 'exited', exitCode: 7 })
+  }, 60_000)
+})
