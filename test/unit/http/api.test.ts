@@ -212,3 +212,14 @@ describe('system', () => {
     expect(r.text).toContain('skiff_http_request_duration_seconds_bucket')
   })
 })
+
+describe('OpenAPI document', () => {
+  it('validates against the OpenAPI 3.1 schema', async () => {
+    const { Validator } = await import('@seriousme/openapi-schema-validator')
+    const v = new Validator()
+    const doc = (await viaUnix('GET', '/openapi.json')).json
+    const res = await v.validate(doc)
+    expect(res.errors ?? [], JSON.stringify(res.errors)).toEqual([])
+    expect(res.valid).toBe(true)
+  })
+})
