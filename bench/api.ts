@@ -1,0 +1,72 @@
+// POST /run?wait=true of `true` in a cached busybox image: p50/p99 over 200
+// sequential calls, and sustained jobs/s with concurrency — next to
+// `podman run --rm --network none` of the same rootfs in the same run.
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import { importBusybox, removeDataDir, startDaemon } from '../test/helpers/daemon.js'
+import { PACKAGE_ROOT } from '../src/lib/paths.js'
+import { podman, PODMAN_ULIMITS, timeSync } from './peers.js'
+import { median, percentile, row, type BenchRow } from './types.js'
+
+export async function benchApi(opts: { calls?: number; jobs?: number; concurrency?: number } = {}): Promise<BenchRow[]> {
+  const calls = opts.calls ?? 200
+  const total = opts.jobs ?? 400
+  const conc = opts.concurrency ?? 16
+  const d = await startDaemon({ maxConcurrent: 16 })
+  const rows: BenchRow[] = []
+  try {
+    await importBusybox(d)
+    const runTrue = async () => {
+      const r = await d.api('POST', '/run?wait=true', { image: 'busybox', cmd: ['true'] })
+      if (r.json?.exitCode !== 0) throw new Error(`run failed: ${r.text}`)
+    }
+    for (let i = 0; i < 10; i++) await runTrue()
+    const lat: number[] = []
+    for (let i = 0; i < calls; i++) {
+      const t0 = performance.now()
+      await runTrue()
+      lat.push(performance.now() - t0)
+    }
+    const t0 = performance.now()
+    let next = 0
+    await Promise.all(Array.from({ length: conc }, async () => { while (next++ < total) await runTrue() }))
+    const secs = (performance.now() - t0) / 1000
+    const jobsPerSec = total / secs
+
+    // peer: podman run --rm of the same rootfs
+    const p = podman()
+    let podmanMs: number | null = null
+    let podmanJps: number | null = null
+    if (p.available) {
+      try {
+        const tar = join(d.dataDir, 'busybox-rootfs.tar')
+        execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/make-busybox-rootfs'), tar])
+        const imp = p.run(['import', tar, 'localhost/busybox:latest'])
+        if (imp.status !== 0) throw new Error(imp.stderr)
+        const once = () => {
+          const r = p.run(['run', '--rm', '--network', 'none', ...PODMAN_ULIMITS, 'localhost/busybox:latest', 'true'])
+          if (r.status !== 0) throw new Error(r.stderr)
+        }
+        once()
+        const pl: number[] = []
+        for (let i = 0; i < 20; i++) pl.push(timeSync(once))
+        podmanMs = median(pl)
+        podmanJps = 1000 / podmanMs
+      } finally {
+        p.cleanup()
+      }
+    }
+    rows.push(row(`POST /run?wait=true p50 (n=${calls})`, median(lat), 'podman run --rm (median)', podmanMs, 'target ≤ 15 ms'))
+    rows.push(row(`POST /run?wait=true p99 (n=${calls})`, percentile(lat, 99), 'podman run --rm (median)', podmanMs))
+    rows.push({ ...row(`jobs/s, ${conc} clients, ${total} jobs`, 1000 / jobsPerSec, 'podman run --rm, sequential', podmanJps ? 1000 / podmanJps : null, `skiff ${jobsPerSec.toFixed(0)} jobs/s vs podman ${podmanJps?.toFixed(1) ?? 'n/a'} jobs/s; target ≥ 100 jobs/s; ms = per-job`) })
+  } finally {
+    await d.stop()
+    removeDataDir(d.dataDir)
+  }
+  return rows
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rows = await benchApi()
+  console.table(rows)
+}

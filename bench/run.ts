@@ -1,0 +1,37 @@
+// npm run bench — every performance target of skiff, measured next to the same
+// work done by docker/podman/crun in the same run, printed as ratios.
+// Each part carries its own setup (registry, images, podman storage under a temp dir).
+import type { BenchRow } from './types.js'
+
+const parts: [string, string, string][] = [
+  ['pull', './pull.js', 'benchPull'],
+  ['runtime', './runtime.js', 'benchRuntime'],
+  ['api', './api.js', 'benchApi'],
+  ['logs', './logs.js', 'benchLogs'],
+]
+
+const only = process.argv.slice(2)
+const rows: BenchRow[] = []
+let failed = 0
+for (const [name, mod, fn] of parts) {
+  if (only.length && !only.includes(name)) continue
+  process.stderr.write(`\n== bench ${name}\n`)
+  try {
+    const m = (await import(mod)) as Record<string, () => Promise<BenchRow[]>>
+    const r = await m[fn]!()
+    rows.push(...r)
+  } catch (e) {
+    failed++
+    process.stderr.write(`bench ${name} failed: ${(e as Error).stack ?? e}\n`)
+  }
+}
+
+const w = Math.max(...rows.map((r) => r.name.length), 10)
+console.log(`\n${'benchmark'.padEnd(w)}  ${'skiff'.padStart(10)}  ${'peer'.padEnd(28)} ${'peer'.padStart(10)}  ratio`)
+for (const r of rows) {
+  console.log(
+    `${r.name.padEnd(w)}  ${r.skiff_ms.toFixed(2).padStart(8)}ms  ${r.peer.padEnd(28)} ${r.peer_ms === null ? '       n/a' : `${r.peer_ms.toFixed(2).padStart(8)}ms`}  ${r.ratio === null ? 'n/a' : `${r.ratio.toFixed(3)}x`}${r.note ? `  (${r.note})` : ''}`,
+  )
+}
+console.log('\n' + JSON.stringify(rows))
+process.exitCode = failed ? 1 : 0
