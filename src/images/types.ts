@@ -46,3 +46,22 @@ export interface ImageRecord {
   size: number
   createdAt: Date
 }
+
+/** Per-layer pull progress (one event per state change or ~chunk). */
+export interface PullProgress {
+  ref: string
+  layer: Digest
+  state: 'waiting' | 'downloading' | 'exists' | 'done'
+  bytes: number
+  total: number
+}
+
+/** A parsed, normalized image reference (docker's rules). */
+export interface Reference {
+  /** Registry host as written (docker.io for Docker Hub), possibly with :port. */
+  domain: string
+  /** Repository path, e.g. library/busybox. */
+  path: string
+  tag?: string
+  digest?: Digest
+}
