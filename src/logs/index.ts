@@ -1,0 +1,182 @@
+// The logs layer: durable per-job logs with stable offsets, reads with filters,
+// and lossless resumable following. See README.md for the design.
+import { mkdirSync } from 'node:fs'
+import { readdir, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { invalidJobId } from './errors.js'
+import { followLog, WatchHub, type FollowOptions, type LogExit } from './follow.js'
+import { compact, LOG_FILE, loadMeta, LogCursor, type JobLog, type RetentionMeta } from './log-file.js'
+import { coalesce, matchesStream, TailTracker, type LogRecord, type StreamSelector } from './query.js'
+
+export type { LogRecord, StreamSelector } from './query.js'
+export type { LogExit, FollowOptions } from './follow.js'
+export type { RetentionMeta } from './log-file.js'
+export type { Stream } from './record.js'
+export { parseSince } from './query.js'
+export { encodeRecord, encodeOutput, formatTs, parseRecords } from './record.js'
+
+export interface ReadQuery {
+  /** Decoded offset to start at (a record straddling it is cut there). */
+  from?: number
+  /** Only the last N lines (after the stream filter). */
+  tail?: number
+  /** Only records stamped at or after this time. */
+  since?: Date
+  stream?: StreamSelector
+  /** Merge adjacent same-stream records up to this many bytes. */
+  coalesceBytes?: number
+}
+
+/**
+ * Per-job logs. Lifecycle: `pathFor(id)` creates the job's log directory and
+ * names the file the monitor (conmon, k8s-file driver) appends to; the file
+ * outlives the container and the daemon; `read`/`follow` may be called at any
+ * time, before the file exists (empty), while it grows, after the job ended;
+ * `remove(id)` deletes it with the job record. Offsets are positions in the
+ * job's decoded output and never change (retention punches holes, it never
+ * renumbers). A size cap drops the oldest segments and readers get a marker
+ * record carrying the dropped range.
+ */
+export interface LogStore {
+  pathFor(jobId: string): string
+  read(jobId: string, q?: ReadQuery): AsyncIterable<LogRecord>
+  /** Disk first, then live. Yields every record with offset ≥ from exactly once, then the exit. */
+  follow(jobId: string, from: number, signal: AbortSignal, opts: FollowOptions): AsyncIterable<LogRecord | { exit: LogExit }>
+  /** Enforce the size cap now (also done by a background sweep). */
+  compact(jobId: string): Promise<RetentionMeta | undefined>
+  remove(jobId: string): Promise<void>
+  /** Stop the background sweep. */
+  close(): void
+}
+
+export interface LogStoreOptions {
+  root: string
+  /** Per-job cap on retained log file bytes (default 64 MiB). */
+  maxBytes?: number
+  /** Retention drops whole segments of this size (default maxBytes / 8). */
+  segmentBytes?: number
+  /** Background cap enforcement interval (default 5 s; 0 disables). */
+  sweepMs?: number
+  /** Follow's poll backstop when no inotify event arrives (default 1 s). */
+  pollMs?: number
+}
+
+const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
+
+export function createLogStore(o: LogStoreOptions): LogStore {
+  const maxBytes = o.maxBytes ?? 64 * 1024 * 1024
+  const segmentBytes = o.segmentBytes ?? Math.max(4096, Math.floor(maxBytes / 8))
+  const hub = new WatchHub()
+  const jobs = new Map<string, Promise<JobLog>>()
+  const compacting = new Map<string, Promise<RetentionMeta | undefined>>()
+
+  const dirOf = (id: string) => {
+    if (!JOB_ID.test(id) || id.includes('..')) throw invalidJobId(id)
+    return join(o.root, id)
+  }
+  const jobLog = (id: string): Promise<JobLog> => {
+    let p = jobs.get(id)
+    if (!p) {
+      const dir = dirOf(id)
+      p = loadMeta(dir).then((meta) => ({ dir, path: join(dir, LOG_FILE), meta, checkpoints: [] }))
+      jobs.set(id, p)
+    }
+    return p
+  }
+
+  const store: LogStore = {
+    pathFor(id) {
+      const dir = dirOf(id)
+      mkdirSync(dir, { recursive: true, mode: 0o750 })
+      return join(dir, LOG_FILE)
+    },
+
+    async *read(id, q = {}) {
+      const log = await jobLog(id)
+      const from = q.from ?? 0
+      let starts: Record<'stdout' | 'stderr', number> = { stdout: from, stderr: from }
+      if (q.tail !== undefined) {
+        // Pass 1 finds where the last N lines begin; pass 2 yields from there.
+        const t = new TailTracker(q.tail, q.stream)
+        const c = new LogCursor(log, from)
+        try {
+          for (let recs = await c.next(); recs.length; recs = await c.next())
+            for (const r of recs) if (!r.dropped && (!q.since || r.time >= q.since)) t.push(r)
+        } finally {
+          await c.close()
+        }
+        starts = t.starts()
+      }
+      const first = Math.min(starts.stdout, starts.stderr)
+      if (first === Infinity) return
+      const c = new LogCursor(log, first)
+      try {
+        for (let recs = await c.next(); recs.length; recs = await c.next()) {
+          let out = recs.filter((r) => r.dropped ? q.tail === undefined && !q.since : matchesStream(q.stream, r.stream) && r.offset >= starts[r.stream] && (!q.since || r.time >= q.since))
+          if (q.coalesceBytes) out = coalesce(out, q.coalesceBytes)
+          yield* out
+        }
+      } finally {
+        await c.close()
+      }
+    },
+
+    async *follow(id, from, signal, opts) {
+      const log = await jobLog(id)
+      yield* followLog(log, hub, from, signal, { pollMs: o.pollMs, ...opts })
+    },
+
+    compact(id) {
+      let p = compacting.get(id)
+      if (!p) {
+        p = jobLog(id)
+          .then((log) => compact(log, { maxBytes, segmentBytes }))
+          .finally(() => compacting.delete(id))
+        compacting.set(id, p)
+      }
+      return p
+    },
+
+    async remove(id) {
+      const dir = dirOf(id)
+      jobs.delete(id)
+      await rm(dir, { recursive: true, force: true })
+      hub.poke(dir)
+    },
+
+    close() {
+      if (timer) clearInterval(timer)
+      timer = undefined
+    },
+  }
+
+  // The cap is enforced by the daemon, not by conmon (conmon's --log-size-max
+  // truncates the file in place, losing bytes a follower has not read yet).
+  // While the daemon is down a log can grow past the cap; the first sweep after
+  // start brings it back.
+  const sweep = async () => {
+    let names: string[]
+    try {
+      names = await readdir(o.root)
+    } catch {
+      return
+    }
+    for (const n of names) {
+      if (!JOB_ID.test(n)) continue
+      try {
+        const st = await stat(join(o.root, n, LOG_FILE))
+        const log = await jobLog(n)
+        if (st.size - log.meta.fileStart > maxBytes) await store.compact(n)
+      } catch {
+        /* removed meanwhile, or no log yet */
+      }
+    }
+  }
+  let timer: NodeJS.Timeout | undefined
+  const sweepMs = o.sweepMs ?? 5000
+  if (sweepMs > 0) {
+    timer = setInterval(() => void sweep(), sweepMs)
+    timer.unref()
+  }
+  return store
+}

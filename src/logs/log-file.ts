@@ -1,0 +1,227 @@
+// The on-disk log of one job: <root>/<jobId>/container.log written by conmon
+// (append-only, never truncated, never rotated by conmon), plus retention.json
+// written by us. Retention drops the oldest whole segments by punching a hole
+// (fallocate FALLOC_FL_PUNCH_HOLE) over [0, cut): the disk blocks are freed,
+// while file positions — and so every offset — stay exactly what they were,
+// and conmon keeps appending through its O_APPEND fd without noticing.
+// A cut is always a record boundary, so no record is torn; a long line split
+// into P records across the cut loses only the pieces inside the marked range.
+import { open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { exec } from '../lib/exec.js'
+import { compactFailed, logCorrupt } from './errors.js'
+import type { LogRecord } from './query.js'
+import { makeTimeParser, parseRecords } from './record.js'
+
+export const LOG_FILE = 'container.log'
+export const META_FILE = 'retention.json'
+
+/** The first retained record: file position and decoded offset. Everything
+ *  before it (decoded [0, offsetStart)) was dropped by the size cap. */
+export interface RetentionMeta {
+  fileStart: number
+  offsetStart: number
+}
+
+export interface Checkpoint {
+  filePos: number
+  offset: number
+}
+
+/** Per-job state shared by every reader in this process. */
+export interface JobLog {
+  dir: string
+  path: string
+  meta: RetentionMeta
+  /** Record boundaries seen so far, ascending, about every CHECKPOINT_EVERY file bytes: resume without rescanning. */
+  checkpoints: Checkpoint[]
+}
+
+const CHECKPOINT_EVERY = 1 << 20
+const MAX_LINE = 1 << 20 // conmon lines are ≤ 8192 + header; anything longer is not conmon's
+
+export async function loadMeta(dir: string): Promise<RetentionMeta> {
+  try {
+    const m = JSON.parse(await readFile(join(dir, META_FILE), 'utf8')) as RetentionMeta
+    if (Number.isSafeInteger(m.fileStart) && Number.isSafeInteger(m.offsetStart)) return m
+  } catch {
+    /* no retention yet */
+  }
+  return { fileStart: 0, offsetStart: 0 }
+}
+
+/** Latest checkpoint usable to reach `offset`. */
+export function startFor(log: JobLog, offset: number): Checkpoint {
+  let best: Checkpoint = { filePos: log.meta.fileStart, offset: log.meta.offsetStart }
+  for (const c of log.checkpoints) {
+    if (c.offset > offset) break
+    if (c.filePos >= log.meta.fileStart) best = c
+  }
+  return best
+}
+
+function addCheckpoint(log: JobLog, c: Checkpoint) {
+  const last = log.checkpoints[log.checkpoints.length - 1]
+  if (c.filePos - (last?.filePos ?? 0) < CHECKPOINT_EVERY) return
+  if (last && c.filePos <= last.filePos) return
+  log.checkpoints.push(c)
+}
+
+/**
+ * Reads records from a record boundary onwards, one bounded chunk at a time.
+ * Memory: one chunk buffer (the caller holds at most the records of one chunk).
+ * A torn last line is re-read on the next call rather than buffered.
+ */
+export class LogCursor {
+  readonly #log: JobLog
+  #fd: FileHandle | undefined
+  #filePos: number
+  #offset: number
+  #from: number
+  #chunk: number
+  #time = makeTimeParser()
+  #closed = false
+
+  constructor(log: JobLog, from: number, opts: { chunk?: number } = {}) {
+    this.#log = log
+    this.#from = Math.max(0, from)
+    const s = startFor(log, this.#from)
+    this.#filePos = s.filePos
+    this.#offset = s.offset
+    this.#chunk = opts.chunk ?? 256 * 1024
+  }
+
+  /** Decoded offset of the next byte this cursor will yield. */
+  get offset(): number {
+    return Math.max(this.#offset, this.#from)
+  }
+
+  /** Records from the current position, at most one chunk of file; [] at EOF.
+   *  `final`: the writer is gone, so a torn last line is a (partial) record. */
+  async next(opts: { final?: boolean } = {}): Promise<LogRecord[]> {
+    for (;;) {
+      const out: LogRecord[] = []
+      const gap = this.#checkDropped()
+      if (gap) out.push(gap)
+      const fd = await this.#open()
+      if (!fd) return out
+      let size = this.#chunk
+      let buf: Buffer
+      let n: number
+      for (;;) {
+        buf = Buffer.allocUnsafe(size)
+        ;({ bytesRead: n } = await fd.read(buf, 0, size, this.#filePos))
+        // A line longer than the chunk: read more (bounded) rather than tear it.
+        if (n === size && buf.indexOf(0x0a) < 0) {
+          if (size >= MAX_LINE) throw logCorrupt(this.#log.path, this.#filePos, `line longer than ${MAX_LINE} bytes`)
+          size *= 4
+          continue
+        }
+        break
+      }
+      // Retention may have moved the start while we were reading: those bytes may be a hole now.
+      if (this.#log.meta.fileStart > this.#filePos) continue
+      if (n === 0) return out
+      const res = parseRecords(buf, { end: n, final: opts.final })
+      const base = this.#filePos
+      for (const r of res.records) {
+        const len = r.dataEnd - r.dataStart
+        const start = this.#offset
+        this.#offset += len
+        if (this.#offset <= this.#from) continue
+        const skip = Math.max(0, this.#from - start)
+        out.push({ offset: start + skip, stream: r.stream, time: this.#time(r.ts), data: buf.subarray(r.dataStart + skip, r.dataEnd) })
+      }
+      this.#filePos = base + res.consumed
+      addCheckpoint(this.#log, { filePos: this.#filePos, offset: this.#offset })
+      if (out.length || res.consumed === 0) return out
+      // a whole chunk before `from`: keep going
+    }
+  }
+
+  /** A marker when the bytes this cursor is about to read were dropped. */
+  #checkDropped(): LogRecord | undefined {
+    const m = this.#log.meta
+    if (this.#filePos >= m.fileStart) return undefined
+    const from = Math.max(this.#offset, this.#from)
+    this.#filePos = m.fileStart
+    this.#offset = m.offsetStart
+    if (from >= m.offsetStart) return undefined
+    return { offset: m.offsetStart, stream: 'stderr', time: new Date(), data: Buffer.alloc(0), dropped: { from, to: m.offsetStart } }
+  }
+
+  async #open(): Promise<FileHandle | undefined> {
+    if (this.#closed) return undefined
+    if (this.#fd) return this.#fd
+    try {
+      this.#fd = await open(this.#log.path, 'r')
+      return this.#fd
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw e
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    const fd = this.#fd
+    this.#fd = undefined
+    await fd?.close()
+  }
+}
+
+/** Pure: where to cut so the retained file is at most maxBytes, dropping whole
+ *  segments (file positions [k·segment, (k+1)·segment)); undefined: nothing to drop. */
+export function planCut(p: { size: number; fileStart: number; maxBytes: number; segmentBytes: number }): number | undefined {
+  if (p.size - p.fileStart <= p.maxBytes) return undefined
+  const target = Math.ceil((p.size - p.maxBytes) / p.segmentBytes) * p.segmentBytes
+  return target > p.fileStart ? target : undefined
+}
+
+/** Enforce the size cap on one job's log. Returns the new meta when something was dropped. */
+export async function compact(log: JobLog, opts: { maxBytes: number; segmentBytes: number }): Promise<RetentionMeta | undefined> {
+  let fd: FileHandle
+  try {
+    fd = await open(log.path, 'r')
+  } catch {
+    return undefined
+  }
+  try {
+    const { size } = await fd.stat()
+    const target = planCut({ size, fileStart: log.meta.fileStart, maxBytes: opts.maxBytes, segmentBytes: opts.segmentBytes })
+    if (target === undefined) return undefined
+    // Walk records from the best known boundary to the first one ≥ target, counting decoded bytes.
+    let pos = log.meta.fileStart
+    let offset = log.meta.offsetStart
+    for (const c of log.checkpoints) if (c.filePos <= target && c.filePos >= pos) ({ filePos: pos, offset } = c)
+    const buf = Buffer.allocUnsafe(256 * 1024)
+    while (pos < target) {
+      const { bytesRead } = await fd.read(buf, 0, buf.length, pos)
+      const res = parseRecords(buf, { end: bytesRead })
+      if (res.consumed === 0) break // EOF or a torn line: cut at the last whole record
+      const base = pos
+      for (const r of res.records) {
+        if (pos >= target) break
+        offset += r.dataEnd - r.dataStart
+        pos = base + r.lineEnd
+      }
+      if (res.records.length === 0) pos = base + res.consumed // only malformed lines (never from conmon)
+    }
+    if (pos <= log.meta.fileStart) return undefined
+    const meta: RetentionMeta = { fileStart: pos, offsetStart: offset }
+    const tmp = join(log.dir, `${META_FILE}.tmp`)
+    await writeFile(tmp, JSON.stringify(meta))
+    await rename(tmp, join(log.dir, META_FILE))
+    // Readers check meta after every read: publish before the bytes disappear.
+    log.meta = meta
+    log.checkpoints = log.checkpoints.filter((c) => c.filePos >= pos)
+    try {
+      await exec(['fallocate', '--punch-hole', '--offset', '0', '--length', String(pos), log.path], { errorCode: 'LOG_COMPACT_FAILED' })
+    } catch (e) {
+      throw compactFailed(log.path, e)
+    }
+    return meta
+  } finally {
+    await fd.close()
+  }
+}
