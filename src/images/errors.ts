@@ -8,8 +8,11 @@ export const invalidReference = (ref: string, why: string) =>
   new SkiffError('invalid_argument', 'INVALID_REFERENCE', `invalid reference ${JSON.stringify(ref)}: ${why}`, { field: 'image' })
 export const invalidPlatform = (p: string, why: string) =>
   new SkiffError('invalid_argument', 'INVALID_PLATFORM', `invalid platform ${JSON.stringify(p)}: ${why}`, { field: 'platform' })
+/** The registry says the image (or one of its blobs) does not exist: the request cannot be met (422). */
 export const imageNotFound = (ref: string, detail?: string) =>
-  new SkiffError('not_found', 'IMAGE_NOT_FOUND', `image ${ref} not found${detail ? `: ${detail}` : ''}`)
+  new SkiffError('failed_precondition', 'IMAGE_NOT_FOUND', `image ${ref} not found${detail ? `: ${detail}` : ''}`)
+/** No local image by that reference or id (404). */
+export const noSuchImage = (ref: string) => new SkiffError('not_found', 'NO_SUCH_IMAGE', `no local image ${ref}`)
 export const noMatchingPlatform = (want: string, available: string[]) =>
   new SkiffError('failed_precondition', 'NO_MATCHING_PLATFORM', `no manifest for platform ${want}; available: ${available.join(', ') || 'none'}`)
 export const invalidManifest = (what: string, why: string) =>
