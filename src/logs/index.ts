@@ -42,6 +42,8 @@ export interface LogStore {
   read(jobId: string, q?: ReadQuery): AsyncIterable<LogRecord>
   /** Disk first, then live. Yields every record with offset ≥ from exactly once, then the exit. */
   follow(jobId: string, from: number, signal: AbortSignal, opts: FollowOptions): AsyncIterable<LogRecord | { exit: LogExit }>
+  /** The decoded offset just past the last complete record on disk now. */
+  end(jobId: string): Promise<number>
   /** Enforce the size cap now (also done by a background sweep). */
   compact(jobId: string): Promise<RetentionMeta | undefined>
   remove(jobId: string): Promise<void>
@@ -124,6 +126,16 @@ export function createLogStore(o: LogStoreOptions): LogStore {
     async *follow(id, from, signal, opts) {
       const log = await jobLog(id)
       yield* followLog(log, hub, from, signal, { pollMs: o.pollMs, ...opts })
+    },
+
+    async end(id) {
+      const c = new LogCursor(await jobLog(id), Number.MAX_SAFE_INTEGER)
+      try {
+        await c.next() // nothing is ≥ MAX: reads to EOF
+        return c.position
+      } finally {
+        await c.close()
+      }
     },
 
     compact(id) {

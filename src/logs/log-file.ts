@@ -96,6 +96,11 @@ export class LogCursor {
     return Math.max(this.#offset, this.#from)
   }
 
+  /** Decoded offset of the next record on disk (ignores `from`). */
+  get position(): number {
+    return this.#offset
+  }
+
   /** Records from the current position, at most one chunk of file; [] at EOF.
    *  `final`: the writer is gone, so a torn last line is a (partial) record. */
   async next(opts: { final?: boolean } = {}): Promise<LogRecord[]> {
@@ -122,7 +127,8 @@ export class LogCursor {
       // Retention may have moved the start while we were reading: those bytes may be a hole now.
       if (this.#log.meta.fileStart > this.#filePos) continue
       if (n === 0) return out
-      const res = parseRecords(buf, { end: n, final: opts.final })
+      // Only a line torn at EOF can be final: a chunk boundary inside a line is not a tear.
+      const res = parseRecords(buf, { end: n, final: opts.final && n < size })
       const base = this.#filePos
       for (const r of res.records) {
         const len = r.dataEnd - r.dataStart

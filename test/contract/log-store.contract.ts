@@ -101,6 +101,16 @@ export function logStoreContract(name: string, make: Make) {
       }
     })
 
+    it('follow of an exited job larger than one read chunk: chunk edges are not torn lines', async () => {
+      const path = store.pathFor('job8')
+      const out = Array.from({ length: 40000 }, (_, i) => `line ${i} ${'x'.repeat(i % 50)}\n`).join('')
+      writeFileSync(path, encodeOutput('stdout', at(0), out))
+      const got = await collect(store.follow('job8', 0, new AbortController().signal, { exited: async () => ({ exitCode: 0, signal: null }) }))
+      const recs = got.slice(0, -1) as LogRecord[]
+      expect(text(recs)).toBe(out)
+      for (let i = 1; i < recs.length; i++) expect(recs[i]!.offset).toBe(recs[i - 1]!.offset + recs[i - 1]!.data.length)
+    })
+
     it('follow emits a torn final line once the job has exited', async () => {
       const path = store.pathFor('job5')
       writeFileSync(path, Buffer.concat([encodeOutput('stdout', at(0), 'abc\n'), encodeOutput('stdout', at(1), 'def\n').subarray(0, -1)]))

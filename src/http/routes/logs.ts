@@ -1,0 +1,147 @@
+// GET /jobs/:id/logs — plain text (raw bytes) by default, NDJSON records with
+// Accept: application/x-ndjson. Follow streams until the job has exited and
+// every byte has been sent; NDJSON then ends with {"exit": {...}}.
+import { isUtf8 } from 'node:buffer'
+import { Hono } from 'hono'
+import { z } from 'zod'
+import { SkiffError } from '../../lib/errors.js'
+import { parseSince, type LogExit, type LogRecord, type LogStore } from '../../logs/index.js'
+import { boolString, query } from '../schemas/common.js'
+
+export interface LogsRouteDeps {
+  logs: LogStore
+  jobs: {
+    get(id: string): { id: string; state: string } | undefined
+    exited(id: string): Promise<{ exitCode: number | null; signal: string | null; state: string }>
+  }
+}
+
+/** One record on the wire (NDJSON line or WebSocket text message). Exactly one of
+ *  `data` (the bytes, when they are valid UTF-8) or `data64` (base64) is set, so
+ *  binary output round-trips exactly. `offset + bytes.length` is the resume point. */
+export interface WireRecord {
+  job?: string
+  offset: number
+  stream: 'stdout' | 'stderr'
+  time: string
+  data?: string
+  data64?: string
+  dropped?: { from: number; to: number }
+}
+
+export function toWire(r: LogRecord, job?: string): WireRecord {
+  const b = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength)
+  const w: WireRecord = job === undefined ? { offset: r.offset, stream: r.stream, time: r.time.toISOString() } : { job, offset: r.offset, stream: r.stream, time: r.time.toISOString() }
+  if (isUtf8(b)) w.data = b.toString('utf8')
+  else w.data64 = b.toString('base64')
+  if (r.dropped) w.dropped = r.dropped
+  return w
+}
+
+const digits = (field: string) => z.string().regex(/^\d+$/, `${field}: expected a non-negative integer`).transform(Number)
+export const LogsQuery = z
+  .object({
+    stream: z.enum(['stdout', 'stderr', 'all']).optional(),
+    tail: z.union([z.literal('all'), digits('tail')]).optional(),
+    since: z.string().optional(),
+    from: digits('from').optional(),
+    timestamps: boolString.optional(),
+    follow: boolString.optional(),
+    token: z.string().optional(),
+  })
+  .strict()
+export type LogsQuery = z.output<typeof LogsQuery>
+
+export const jobNotFound = (id: string) => new SkiffError('not_found', 'JOB_NOT_FOUND', `job ${id} not found`)
+
+/** Coalesce records into ≤ 256 KiB for transports (one conmon line is ≤ 8 KiB). */
+export const COALESCE = 256 * 1024
+
+/** The records a logs query selects: read, or (follow) read then live, then the exit. */
+/** `coalesce`: merge adjacent records of a stream (plain text and WebSocket); NDJSON keeps one record per conmon line. */
+export async function* selectRecords(d: LogsRouteDeps, id: string, q: LogsQuery & { sinceTime?: Date; coalesce?: boolean }, signal: AbortSignal): AsyncGenerator<LogRecord | { exit: LogExit }> {
+  const since = q.sinceTime
+  const tail = q.tail === 'all' ? undefined : q.tail
+  const stream = q.stream ?? 'all'
+  if (!q.follow) {
+    yield* d.logs.read(id, { from: q.from, tail, since, stream, coalesceBytes: q.coalesce && tail === undefined && !since ? COALESCE : 0 })
+    return
+  }
+  let from = q.from ?? 0
+  if (tail !== undefined) {
+    // --tail N -f: start at the first of the last N lines, or at the end for N = 0.
+    let first: number | undefined
+    for await (const r of d.logs.read(id, { from, tail, since, stream })) {
+      first = r.offset
+      break
+    }
+    from = first ?? (await d.logs.end(id))
+  }
+  for await (const r of d.logs.follow(id, from, signal, { exited: () => d.jobs.exited(id), stream, coalesceBytes: q.coalesce && !since ? COALESCE : 0 })) {
+    if ('exit' in r || !since || r.time >= since || r.dropped) yield r
+  }
+}
+
+/** Encode selected records as plain text or NDJSON into a byte stream with backpressure. */
+function encodeStream(items: AsyncGenerator<LogRecord | { exit: LogExit }>, ac: AbortController, o: { ndjson: boolean; timestamps: boolean }): ReadableStream<Uint8Array> {
+  const atLineStart = { stdout: true, stderr: true }
+  const encode = (r: LogRecord | { exit: LogExit }): Buffer | undefined => {
+    if ('exit' in r) return o.ndjson ? Buffer.from(JSON.stringify({ exit: r.exit }) + '\n') : undefined
+    if (o.ndjson) return Buffer.from(JSON.stringify(toWire(r)) + '\n')
+    if (r.dropped || r.data.length === 0) return undefined
+    const data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength)
+    if (!o.timestamps) return data
+    // Prefix each line start of this stream with its record's time.
+    const ts = Buffer.from(r.time.toISOString() + ' ')
+    const parts: Buffer[] = []
+    let p = 0
+    while (p < data.length) {
+      if (atLineStart[r.stream]) parts.push(ts)
+      const nl = data.indexOf(0x0a, p)
+      const e = nl < 0 ? data.length : nl + 1
+      parts.push(data.subarray(p, e))
+      atLineStart[r.stream] = nl >= 0
+      p = e
+    }
+    return Buffer.concat(parts)
+  }
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(ctl) {
+        for (;;) {
+          const n = await items.next()
+          if (n.done) return ctl.close()
+          const b = encode(n.value)
+          if (b?.length) return ctl.enqueue(b)
+        }
+      },
+      async cancel() {
+        ac.abort()
+        await items.return(undefined)
+      },
+    },
+    { highWaterMark: 1 },
+  )
+}
+
+export function logsRoutes(d: LogsRouteDeps) {
+  return new Hono().get('/jobs/:id/logs', async (c) => {
+    const id = c.req.param('id')
+    const q = query(c, LogsQuery)
+    if (!d.jobs.get(id)) throw jobNotFound(id)
+    const ndjson = (c.req.header('accept') ?? '').includes('application/x-ndjson')
+    const ac = new AbortController()
+    c.req.raw.signal?.addEventListener('abort', () => ac.abort(), { once: true })
+    const sinceTime = q.since === undefined ? undefined : parseSince(q.since, new Date())
+    const items = selectRecords(d, id, { ...q, sinceTime, coalesce: !ndjson && !q.timestamps }, ac.signal)
+    const body = encodeStream(items, ac, { ndjson, timestamps: q.timestamps ?? false })
+    return new Response(body, {
+      status: 200,
+      headers: {
+        'content-type': ndjson ? 'application/x-ndjson' : 'text/plain; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      },
+    })
+  })
+}
