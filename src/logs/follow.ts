@@ -118,6 +118,7 @@ export async function* followLog(log: JobLog, hub: WatchHub, from: number, signa
         yield { exit: exit! }
         return
       }
+      if (settled) continue // the exit arrived during the read: re-read to EOF as final, no wait
       await w.wait(o.pollMs ?? 1000, signal)
     }
   } finally {

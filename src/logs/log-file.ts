@@ -88,6 +88,8 @@ export class LogCursor {
     const s = startFor(log, this.#from)
     this.#filePos = s.filePos
     this.#offset = s.offset
+    // Asked for bytes that retention already dropped: the first next() yields the marker.
+    if (this.#from < log.meta.offsetStart) (this.#filePos = -1), (this.#offset = 0)
     this.#chunk = opts.chunk ?? 256 * 1024
   }
 
