@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { PassThrough, Readable, type Writable } from 'node:stream'
+import { PassThrough, Readable, Transform, type Writable } from 'node:stream'
 import { finished, pipeline } from 'node:stream/promises'
 import { blobNotFound } from './errors.js'
 import type { Descriptor, Digest } from './types.js'
@@ -122,6 +122,37 @@ export class ContentStore {
       await w.commit()
     } catch (e) {
       await w.abort()
+      throw e
+    }
+  }
+
+  /** Ingest a stream whose digest is not known in advance (imports): hash while writing,
+   *  then publish under the computed digest. */
+  async ingestUnknown(body: Readable, opts: { signal?: AbortSignal } = {}): Promise<{ digest: Digest; size: number }> {
+    await mkdir(this.ingestDir, { recursive: true })
+    const tmp = join(this.ingestDir, `unknown-${randomBytes(8).toString('hex')}`)
+    try {
+      const h = createHash('sha256')
+      let size = 0
+      const counter = new Transform({
+        transform(c: Buffer, _e, cb) {
+          h.update(c)
+          size += c.length
+          cb(null, c)
+        },
+      })
+      await pipeline(body, counter, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), opts.signal ? { signal: opts.signal } : {})
+      const digest = `sha256:${h.digest('hex')}` as Digest
+      const fh = await open(tmp, 'r+')
+      try {
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      await rename(tmp, this.path(digest))
+      return { digest, size }
+    } catch (e) {
+      await unlink(tmp).catch(() => {})
       throw e
     }
   }

@@ -53,3 +53,5 @@ export const invalidCredentials = (file: string, why: string) =>
   new SkiffError('invalid_argument', 'INVALID_CREDENTIALS', `credentials ${file}: ${why}`)
 export const aborted = (what: string) =>
   new SkiffError('unavailable', 'ABORTED', `${what}: aborted`)
+export const snapshotMissing = (image: string, diffId: Digest) =>
+  new SkiffError('failed_precondition', 'SNAPSHOT_MISSING', `image ${image}: layer ${diffId} is not unpacked (pull the image again)`)
