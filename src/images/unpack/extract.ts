@@ -1,0 +1,267 @@
+import { createHash } from 'node:crypto'
+import { chmodSync, chownSync, lchownSync, linkSync, lutimesSync, mkdirSync, rmSync, symlinkSync, utimesSync } from 'node:fs'
+import type { Readable } from 'node:stream'
+import { SkiffError } from '../../lib/errors.js'
+import type { Digest } from '../types.js'
+import { StreamedFile, WhiteoutMaker, currentIdentity, makeNode, needsChown, needsChmod, setXattrsSync, writeWholeFile, type Identity, type Meta } from './apply.js'
+import { entryName, isWithin, parentOf } from './entry-name.js'
+import { unpackAborted, unpackFailed, unsafeEntry } from './errors.js'
+import { TarReader, type TarHeader } from './tar-reader.js'
+import { OVERLAY_OPAQUE_XATTR, classifyEntry } from './whiteouts.js'
+import { setAttributeSync } from '@napi-rs/xattr'
+
+export interface ExtractOptions {
+  /** Empty, private directory that becomes the snapshot (nothing else writes to it). */
+  dir: string
+  /** Private directory on the same filesystem for scratch files (whiteout template). */
+  scratch: string
+  signal?: AbortSignal
+  /** Files up to this size are read whole and written in the background. */
+  smallFileBytes?: number
+  /** Background file writes in flight at most (keeps the libuv threadpool busy). */
+  concurrency?: number
+}
+
+export interface ExtractResult {
+  diffId: Digest
+  /** bytes of the uncompressed tar */
+  size: number
+  entries: number
+}
+
+type Kind = 'dir' | 'file' | 'symlink' | 'node' | 'whiteout'
+
+/** Extract an uncompressed layer tar into `dir` in overlayfs form, hashing the tar
+ *  bytes on the way (the diff id). Hostile input is refused with UNSAFE_TAR_ENTRY.
+ *
+ *  Why no lstat per path component: `dir` is fresh and private, so the only things
+ *  in it are the ones this extraction created. `#nodes` records each of them with
+ *  its type, which is exactly what an lstat would answer; a parent that is a
+ *  symlink (or a file) is refused, and since a name is never resolved by the
+ *  kernel through a symlink we created, no link is ever followed.
+ *
+ *  Pipelining: directories, symlinks, hardlinks and whiteouts are made in order on
+ *  the main thread (cheap syscalls); regular files up to `smallFileBytes` are handed
+ *  to background writes (`concurrency` at most) while the parser goes on. Ordering:
+ *  a directory exists before any child task starts; a hardlink waits for its
+ *  target's write; replacing or removing an existing path waits for every write. */
+export async function extractLayer(tar: Readable, opts: ExtractOptions): Promise<ExtractResult> {
+  return new Extraction(opts).run(tar)
+}
+
+class Extraction {
+  readonly #root: string
+  readonly #id: Identity = currentIdentity()
+  readonly #nodes = new Map<string, Kind>([['.', 'dir']])
+  readonly #writes = new Map<string, Promise<void>>()
+  readonly #dirTimes = new Map<string, number>()
+  readonly #whiteouts: WhiteoutMaker
+  readonly #small: number
+  readonly #limit: number
+  #active = 0
+  #waiters: (() => void)[] = []
+  #failure: unknown
+  #entries = 0
+
+  constructor(private readonly opts: ExtractOptions) {
+    this.#root = opts.dir
+    this.#whiteouts = new WhiteoutMaker(opts.scratch)
+    this.#small = opts.smallFileBytes ?? 1 << 20
+    this.#limit = opts.concurrency ?? 32
+  }
+
+  async run(tar: Readable): Promise<ExtractResult> {
+    const hash = createHash('sha256')
+    const reader = new TarReader(tar, { onChunk: (b) => hash.update(b) })
+    const signal = this.opts.signal
+    const onAbort = () => tar.destroy(unpackAborted('layer', signal?.reason))
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      if (signal?.aborted) throw unpackAborted('layer', signal.reason)
+      for (let h = await reader.next(); h; h = await reader.next()) {
+        if (this.#failure) throw this.#failure
+        this.#entries++
+        await this.#entry(h, reader)
+      }
+      await this.#drain()
+      if (this.#failure) throw this.#failure
+      this.#applyDirTimes()
+      return { diffId: `sha256:${hash.digest('hex')}`, size: reader.bytes, entries: this.#entries }
+    } catch (e) {
+      if (!tar.destroyed) tar.destroy()
+      await this.#drain()
+      if (signal?.aborted && !(e instanceof SkiffError && e.code === 'ABORTED')) throw unpackAborted('layer', e)
+      throw e
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async #entry(h: TarHeader, reader: TarReader): Promise<void> {
+    const raw = h.name
+    const name = entryName(raw)
+    const action = classifyEntry(name)
+    const meta: Meta = { mode: h.mode, uid: h.uid, gid: h.gid, mtime: h.mtime, xattrs: h.xattrs }
+    try {
+      switch (action.kind) {
+        case 'skip':
+          return
+        case 'opaque': {
+          this.#ensureDir(action.dir, raw)
+          setAttributeSync(this.#abs(action.dir), OVERLAY_OPAQUE_XATTR, 'y')
+          return
+        }
+        case 'whiteout': {
+          this.#ensureParent(action.path, raw)
+          await this.#clear(action.path)
+          await this.#whiteouts.make(this.#abs(action.path))
+          this.#nodes.set(action.path, 'whiteout')
+          return
+        }
+        case 'write':
+          return await this.#write(name, raw, h, meta, reader)
+      }
+    } catch (e) {
+      if (e instanceof SkiffError) throw e
+      throw unpackFailed('layer', `entry ${JSON.stringify(raw)}: ${(e as Error).message}`, e)
+    }
+  }
+
+  async #write(name: string, raw: string, h: TarHeader, meta: Meta, reader: TarReader): Promise<void> {
+    if (name === '.') {
+      if (h.type !== 'dir') throw unsafeEntry(raw, 'only a directory may stand for the layer root')
+      this.#dirMeta(this.#root, meta)
+      this.#dirTimes.set('.', h.mtime)
+      return
+    }
+    this.#ensureParent(name, raw)
+    const existing = this.#nodes.get(name)
+    // docker semantics: an existing path is removed and re-created, except dir over dir.
+    if (existing !== undefined && !(existing === 'dir' && h.type === 'dir')) await this.#clear(name)
+    const abs = this.#abs(name)
+    switch (h.type) {
+      case 'dir':
+        if (existing !== 'dir') mkdirSync(abs, meta.mode & 0o777)
+        this.#nodes.set(name, 'dir')
+        this.#dirMeta(abs, meta)
+        this.#dirTimes.set(name, h.mtime)
+        return
+      case 'file': {
+        this.#nodes.set(name, 'file')
+        if (h.size <= this.#small) {
+          const data = await reader.read()
+          await this.#slot()
+          const p = writeWholeFile(abs, data, meta, this.#id)
+          this.#track(name, p)
+          return
+        }
+        const f = await StreamedFile.open(abs, meta)
+        try {
+          for await (const chunk of reader.chunks()) await f.write(chunk)
+        } catch (e) {
+          f.abort()
+          throw e
+        }
+        await f.finish(meta, this.#id)
+        return
+      }
+      case 'symlink':
+        symlinkSync(h.linkname, abs)
+        this.#nodes.set(name, 'symlink')
+        if (needsChown(meta, this.#id)) lchownSync(abs, meta.uid, meta.gid)
+        setXattrsSync(abs, meta.xattrs)
+        lutimesSync(abs, meta.mtime, meta.mtime)
+        return
+      case 'link': {
+        const target = entryName(h.linkname)
+        const kind = this.#nodes.get(target)
+        if (kind === undefined) throw unsafeEntry(raw, `hardlink target ${JSON.stringify(h.linkname)} is not an earlier entry of this layer`)
+        if (kind === 'dir') throw unsafeEntry(raw, `hardlink target ${JSON.stringify(h.linkname)} is a directory`)
+        if (target === name) return
+        await this.#writes.get(target)
+        // link(2) on Linux does not follow a symlink target: linking to one links the symlink itself.
+        linkSync(this.#abs(target), abs)
+        this.#nodes.set(name, kind)
+        return
+      }
+      case 'chardev':
+      case 'blockdev':
+      case 'fifo':
+        this.#nodes.set(name, 'node')
+        await makeNode(abs, h.type === 'chardev' ? 'c' : h.type === 'blockdev' ? 'b' : 'p', meta, { major: h.devmajor, minor: h.devminor }, this.#id)
+        lutimesSync(abs, meta.mtime, meta.mtime)
+        return
+    }
+  }
+
+  #abs(name: string): string {
+    return name === '.' ? this.#root : `${this.#root}/${name}`
+  }
+
+  #dirMeta(abs: string, meta: Meta): void {
+    if (needsChown(meta, this.#id)) chownSync(abs, meta.uid, meta.gid)
+    if (needsChmod(meta, this.#id) || needsChown(meta, this.#id)) chmodSync(abs, meta.mode & 0o7777)
+    setXattrsSync(abs, meta.xattrs)
+  }
+
+  /** Every ancestor of `name` must be a directory this extraction made; missing ones
+   *  are created 0755 (as tar and moby do); a symlink or file on the way is refused. */
+  #ensureParent(name: string, raw: string): void {
+    const parent = parentOf(name)
+    if (this.#nodes.get(parent) === 'dir') return
+    this.#ensureDir(parent, raw)
+  }
+
+  #ensureDir(dir: string, raw: string): void {
+    if (this.#nodes.get(dir) === 'dir') return
+    let prefix = ''
+    for (const part of dir.split('/')) {
+      prefix = prefix ? `${prefix}/${part}` : part
+      const kind = this.#nodes.get(prefix)
+      if (kind === 'dir') continue
+      if (kind === 'symlink') throw unsafeEntry(raw, `${JSON.stringify(prefix)} is a symlink; refusing to write through it`)
+      if (kind !== undefined) throw unsafeEntry(raw, `${JSON.stringify(prefix)} is not a directory`)
+      mkdirSync(this.#abs(prefix), 0o755)
+      this.#nodes.set(prefix, 'dir')
+    }
+  }
+
+  /** Remove whatever this layer already has at `name` (subtree included). */
+  async #clear(name: string): Promise<void> {
+    if (!this.#nodes.has(name)) return
+    await this.#drain()
+    if (this.#failure) throw this.#failure
+    rmSync(this.#abs(name), { recursive: true, force: true })
+    for (const k of [...this.#nodes.keys()]) if (isWithin(k, name)) this.#nodes.delete(k)
+    for (const k of [...this.#dirTimes.keys()]) if (isWithin(k, name)) this.#dirTimes.delete(k)
+  }
+
+  async #slot(): Promise<void> {
+    while (this.#active >= this.#limit) await new Promise<void>((r) => this.#waiters.push(r))
+    this.#active++
+  }
+
+  #track(name: string, p: Promise<void>): void {
+    const tracked = p.then(
+      () => undefined,
+      (e) => {
+        this.#failure ??= e instanceof SkiffError ? e : unpackFailed('layer', `entry ${JSON.stringify(name)}: ${(e as Error).message}`, e)
+      },
+    ).finally(() => {
+      this.#active--
+      if (this.#writes.get(name) === tracked) this.#writes.delete(name)
+      this.#waiters.shift()?.()
+    })
+    this.#writes.set(name, tracked)
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#writes.size) await Promise.all([...this.#writes.values()])
+  }
+
+  // Directory mtimes last: creating entries inside a directory bumps its mtime
+  // (same reason as containerd pkg/archive/tar.go).
+  #applyDirTimes(): void {
+    for (const [name, t] of this.#dirTimes) utimesSync(this.#abs(name), t, t)
+  }
+}
