@@ -113,7 +113,10 @@ export async function resolveRemote(d: PullDeps, refStr: string, platform: Platf
   const manifest = parsed.manifest
   if (manifest.layers.length > d.limits.maxLayers) throw tooManyLayers(name, manifest.layers.length, d.limits.maxLayers)
   for (const l of manifest.layers) if (!layerCompression(l.mediaType)) throw unsupportedMediaType(`layer ${l.digest} of ${name}`, l.mediaType)
-  const configBytes = await d.client.getBlobBytes(ref, manifest.config, { signal, maxBytes: d.limits.maxConfigBytes })
+  // A config already in the content store was verified when it got there: no request.
+  const configBytes = (await d.store.stat(manifest.config.digest))
+    ? await d.store.readBytes(manifest.config.digest)
+    : await d.client.getBlobBytes(ref, manifest.config, { signal, maxBytes: d.limits.maxConfigBytes })
   return { ref, name, manifestDigest: m.digest, manifestMediaType: parsed.mediaType, manifestBytes: m.bytes, manifest, configBytes, platform }
 }
 
