@@ -73,7 +73,11 @@ export interface ImageServiceOptions {
 
 const hostPlatform = (): Platform => ({ os: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch === 'ia32' ? '386' : process.arch })
 
-export function createImageService(o: ImageServiceOptions): ImageService & { readonly client: RegistryClient; readonly store: ContentStore } {
+export function createImageService(o: ImageServiceOptions): ImageService & {
+  readonly client: RegistryClient
+  readonly store: ContentStore
+  readonly snapshots: NonNullable<ImageServiceOptions['snapshots']>
+} {
   const platform = typeof o.platform === 'string' ? parsePlatform(o.platform) : (o.platform ?? hostPlatform())
   const limits = { ...DEFAULT_LIMITS, ...o.limits }
   const store = new ContentStore(join(o.root, 'content'))
@@ -177,6 +181,7 @@ export function createImageService(o: ImageServiceOptions): ImageService & { rea
   const svc = {
     client,
     store,
+    snapshots,
     async pull(ref: string, opts: PullOptions = {}): Promise<ImageRecord> {
       await ready
       const name = normalizeReference(ref)
