@@ -130,7 +130,7 @@ class Extraction {
   async #write(name: string, raw: string, h: TarHeader, meta: Meta, reader: TarReader): Promise<void> {
     if (name === '.') {
       if (h.type !== 'dir') throw unsafeEntry(raw, 'only a directory may stand for the layer root')
-      this.#dirMeta(this.#root, meta)
+      this.#dirMeta(this.#root, meta, true)
       this.#dirTimes.set('.', h.mtime)
       return
     }
@@ -143,7 +143,7 @@ class Extraction {
       case 'dir':
         if (existing !== 'dir') mkdirSync(abs, meta.mode & 0o777)
         this.#nodes.set(name, 'dir')
-        this.#dirMeta(abs, meta)
+        this.#dirMeta(abs, meta, existing === 'dir')
         this.#dirTimes.set(name, h.mtime)
         return
       case 'file': {
@@ -198,9 +198,11 @@ class Extraction {
     return name === '.' ? this.#root : `${this.#root}/${name}`
   }
 
-  #dirMeta(abs: string, meta: Meta): void {
-    if (needsChown(meta, this.#id)) chownSync(abs, meta.uid, meta.gid)
-    if (needsChmod(meta, this.#id) || needsChown(meta, this.#id)) chmodSync(abs, meta.mode & 0o7777)
+  /** `existed`: the directory was made earlier (or is the root), so its owner and
+   *  mode are whatever they were and must be set, not only corrected. */
+  #dirMeta(abs: string, meta: Meta, existed: boolean): void {
+    if (existed || needsChown(meta, this.#id)) chownSync(abs, meta.uid, meta.gid)
+    if (existed || needsChmod(meta, this.#id) || needsChown(meta, this.#id)) chmodSync(abs, meta.mode & 0o7777)
     setXattrsSync(abs, meta.xattrs)
   }
 
