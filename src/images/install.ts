@@ -47,7 +47,9 @@ export async function installLocal(d: InstallDeps, img: LocalImage): Promise<Ima
       const diffId = cfg.diffIds[i]!
       if (await d.snapshots.has(diffId)) continue
       const c = layerCompression(l.mediaType) ?? 'none'
-      await d.snapshots.unpack(diffId, d.decompress(d.store.read(l.digest), c, { maxBytes: d.maxUnpackedBytes }))
+      const tar = d.decompress(d.store.read(l.digest), c, { maxBytes: d.maxUnpackedBytes })
+      tar.on('error', () => {}) // the unpacker sees errors through its own listener while it reads
+      await d.snapshots.unpack(diffId, tar)
       created.push(diffId)
     }
     if (!(await d.store.stat(img.manifestDigest)))

@@ -138,6 +138,9 @@ export async function fetchLayer(d: PullDeps, ref: Reference, desc: Descriptor, 
     writer?.stream.destroy(e)
   }
   body.on('error', fail)
+  // Errors reach the unpacker through its own pipeline while it reads; once it has finished
+  // (or failed) nobody listens to toUnpack any more, and a late destroy(err) must not crash.
+  toUnpack.on('error', () => {})
   verifier.on('error', (e) => {
     toUnpack.destroy(e)
     writer?.stream.destroy(e)
@@ -154,6 +157,7 @@ export async function fetchLayer(d: PullDeps, ref: Reference, desc: Descriptor, 
   let unpacked: { size: number } | undefined
   try {
     const decompressed = d.decompress(toUnpack, compression, { maxBytes: d.limits.maxUnpackedBytes })
+    decompressed.on('error', () => {}) // same reason as toUnpack: a late error after the unpacker is done
     const verified = new Promise<void>((resolve, reject) => {
       verifier.on('end', resolve)
       verifier.on('error', reject)
