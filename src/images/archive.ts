@@ -46,7 +46,10 @@ async function stage(input: Readable, dir: string): Promise<Set<string>> {
       files.add(name)
     }
   })()
-  await Promise.all([pipeline(src, ex).catch((e) => { throw invalidArchive(`not a tar archive (${(e as Error).message})`) }), done])
+  const asArchiveError = (e: unknown) => {
+    throw (e as { code?: string }).code === 'INVALID_ARCHIVE' ? e : invalidArchive(`not a tar archive (${(e as Error).message})`)
+  }
+  await Promise.all([pipeline(src, ex).catch(asArchiveError), done.catch(asArchiveError)])
   return files
 }
 
