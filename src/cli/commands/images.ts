@@ -36,12 +36,12 @@ export async function pull(c: Client, argv: string[]): Promise<number> {
       const line = buf.slice(0, nl)
       buf = buf.slice(nl + 1)
       if (!line) continue
-      const msg = JSON.parse(line) as { progress?: { layer?: string; digest?: string; status?: string; done?: number; bytes?: number; total?: number } } & typeof result
+      const msg = JSON.parse(line) as { progress?: { layer?: string; state?: string; bytes?: number; total?: number } } & typeof result
       if (msg.progress) {
         const p = msg.progress
-        const id = p.digest ?? p.layer ?? 'manifest'
+        const id = p.layer ?? 'manifest'
         const prev = layers.get(id)
-        const l = { done: p.done ?? p.bytes ?? prev?.done ?? 0, total: p.total ?? prev?.total ?? 0, status: p.status ?? prev?.status ?? '' }
+        const l = { done: p.bytes ?? prev?.done ?? 0, total: p.total ?? prev?.total ?? 0, status: p.state ?? prev?.status ?? '' }
         const isNewStatus = prev?.status !== l.status
         layers.set(id, l)
         if (tty) draw()
