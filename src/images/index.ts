@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
@@ -190,6 +191,7 @@ export function createImageService(o: ImageServiceOptions): ImageService & {
       let f = flights.get(key)
       if (!f) {
         const ac = new AbortController()
+        setMaxListeners(0, ac.signal) // one listener per layer request/unpack of this pull
         const listeners = new Set<(p: PullProgress) => void>()
         const promise = (async () => {
           try {
