@@ -26,7 +26,8 @@ describe('hostile registries', () => {
     const fake = await fakeRegistry({ multi: f.multi }, (req, res) => {
       if (!req.url!.endsWith(bad.digest)) return false
       const b = Buffer.from(bad.blob)
-      b[b.length - 600] ^= 0xff // same size, different bytes (inside the tar, not its padding)
+      const i = b.length - 600
+      b[i] = b[i]! ^ 0xff // same size, different bytes
       res.writeHead(200, { 'content-length': b.length }).end(b)
       return true
     })
