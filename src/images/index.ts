@@ -218,17 +218,31 @@ export function createImageService(o: ImageServiceOptions): ImageService & {
       const flight = f
       flight.waiters++
       if (opts.onProgress) flight.listeners.add(opts.onProgress)
+      const signal = opts.signal
       try {
-        if (!opts.signal) return await flight.promise
-        if (opts.signal.aborted) throw aborted(`pull ${name}`)
-        return await new Promise<ImageRecord>((res, rej) => {
-          const onAbort = () => rej(aborted(`pull ${name}`))
-          opts.signal!.addEventListener('abort', onAbort, { once: true })
-          flight.promise.then(res, rej).finally(() => opts.signal!.removeEventListener('abort', onAbort))
+        if (!signal) return await flight.promise
+        if (signal.aborted) throw aborted(`pull ${name}`)
+        let onAbort = () => {}
+        const gaveUp = new Promise<never>((_, rej) => {
+          onAbort = () => rej(aborted(`pull ${name}`))
+          signal.addEventListener('abort', onAbort, { once: true })
         })
+        try {
+          return await Promise.race([flight.promise, gaveUp])
+        } catch (e) {
+          // The last caller to give up cancels the pull and waits for its rollback, so a
+          // rejected pull() has left nothing behind.
+          if (signal.aborted && flight.waiters === 1) {
+            flight.ac.abort(aborted(`pull ${name}`))
+            await flight.promise.catch(() => {})
+          }
+          throw e
+        } finally {
+          signal.removeEventListener('abort', onAbort)
+        }
       } finally {
+        flight.waiters--
         if (opts.onProgress) flight.listeners.delete(opts.onProgress)
-        if (--flight.waiters === 0 && opts.signal?.aborted) flight.ac.abort(aborted(`pull ${name}`))
       }
     },
     resolve,

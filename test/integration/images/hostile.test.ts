@@ -207,3 +207,31 @@ describe('hostile registries', () => {
   })
 })
 
+
+describe('cancellation', () => {
+  it('aborting a pull mid-download rejects with ABORTED after rolling back everything', async () => {
+    const f2 = await fixtures()
+    const stalled = f2.multi.layers[1]!
+    const fake = await fakeRegistry({ multi: f2.multi }, (req, res) => {
+      if (!req.url!.endsWith(stalled.digest)) return false
+      res.writeHead(200, { 'content-length': stalled.blob.length })
+      res.write(stalled.blob.subarray(0, 100))
+      return true
+    })
+    await withFake(fake, async () => {
+      const t = tmpService()
+      try {
+        const ac = new AbortController()
+        const p = t.svc.pull(`${fake.host}/x/multi`, { signal: ac.signal })
+        await new Promise((r) => setTimeout(r, 300))
+        ac.abort()
+        await expect(p).rejects.toMatchObject({ code: 'ABORTED' })
+        expect(await t.counts()).toEqual(EMPTY) // the other two layers were unpacked, then rolled back
+        const again = await t.svc.pull(`${fake.host}/x/multi`, { signal: AbortSignal.timeout(200) }).catch((e: unknown) => e)
+        expect(again).toMatchObject({ code: 'ABORTED' })
+      } finally {
+        await t.dispose()
+      }
+    })
+  })
+})

@@ -91,6 +91,22 @@ describe.each(['none', 'basic', 'token'] as RegistryAuthMode[])('pull from a %s-
     }
   })
 
+  it('pulls by digest and by tag+digest; both resolve locally', async () => {
+    const t = tmpService({}, reg)
+    try {
+      const byDigest = await t.svc.pull(`${reg.host}/fixtures/multi@${f.multi.manifestDigest}`)
+      expect(byDigest.refs).toEqual([`${reg.host}/fixtures/multi@${f.multi.manifestDigest}`])
+      const both = await t.svc.pull(`${reg.host}/fixtures/multiarch:latest@${f.multiarch.digest}`, { platform: 'linux/arm64' })
+      expect(both.platform.architecture).toBe('arm64')
+      expect(t.svc.resolve(`${reg.host}/fixtures/multi@${f.multi.manifestDigest}`)?.id).toBe(f.multi.configDigest)
+      expect(t.svc.resolve(`${reg.host}/fixtures/multiarch:latest@${f.multiarch.digest}`)?.id).toBe(both.id)
+      const wrong = `sha256:${'0'.repeat(64)}`
+      await expect(t.svc.pull(`${reg.host}/fixtures/multi@${wrong}`)).rejects.toMatchObject({ code: 'IMAGE_NOT_FOUND' })
+    } finally {
+      await t.dispose()
+    }
+  })
+
   it('an index without the platform fails with NO_MATCHING_PLATFORM and leaves nothing', async () => {
     const t = tmpService({}, reg)
     try {
