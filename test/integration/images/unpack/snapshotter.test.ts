@@ -12,6 +12,8 @@ import { chunked, compress, layer, type Compression, type Layer } from './helper
 
 const T1 = new Date('2001-02-03T04:05:06Z')
 const T2 = new Date('2011-12-13T14:15:16Z')
+const MEDIUM = Buffer.alloc(200_000, 'm')
+const LARGE = Buffer.from(Array.from({ length: 3_000_000 }, (_, i) => i % 251))
 
 // base: the features an image layer must keep; upper: deletes and replaces some of them.
 const baseEntries = [
@@ -33,6 +35,12 @@ const baseEntries = [
   chardev('dev/null', 1, 3),
   fifo('run/fifo', { mode: 0o600 }),
   file('etc/attr', 'x', { pax: { 'SCHILY.xattr.user.skiff': 'value-1' } } as never),
+  // sizes that take the other write paths: background write (64 KiB–1 MiB) and streamed (> 1 MiB)
+  file('big/medium', MEDIUM, { uid: 1000, gid: 1000, mode: 0o4750, mtime: T2 }),
+  hardlink('big/medium', 'big/medium-link'),
+  file('big/large', LARGE, { mode: 0o640, mtime: T1, pax: { 'SCHILY.xattr.user.big': 'L' } } as never),
+  file('big/replaced', MEDIUM),
+  file('big/replaced', 'short now'),
 ]
 const upperEntries = [
   dir('etc', { mtime: T1 }),
@@ -109,6 +117,16 @@ describe.each(['none', 'gzip', 'zstd'] as Compression[])('Snapshotter.unpack of 
     expect(d.rdev).toBe((1 << 8) | 3)
     expect((await lstat(join(root, 'run/fifo'))).isFIFO()).toBe(true)
     expect(await readFile(join(root, 'home/user/notes'), 'utf8')).toBe('secret')
+  })
+
+  it('writes medium (background) and large (streamed) files with content and metadata', async () => {
+    expect((await readFile(join(root, 'big/medium'))).equals(MEDIUM)).toBe(true)
+    expect((await readFile(join(root, 'big/large'))).equals(LARGE)).toBe(true)
+    expect(await stat(join(root, 'big/medium'))).toMatchObject({ uid: 1000, gid: 1000, mode: 0o104750, mtime: T2, nlink: 2 })
+    expect((await stat(join(root, 'big/medium-link'))).ino).toBe((await stat(join(root, 'big/medium'))).ino)
+    expect(await stat(join(root, 'big/large'))).toMatchObject({ mode: 0o100640, mtime: T1 })
+    expect((await getAttribute(join(root, 'big/large'), 'user.big'))?.toString()).toBe('L')
+    expect(await readFile(join(root, 'big/replaced'), 'utf8')).toBe('short now')
   })
 
   it('applies PAX xattrs', async () => {
