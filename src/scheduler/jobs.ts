@@ -162,7 +162,7 @@ export class JobService {
         this.#queue.push({ id: job.id, memoryBytes: job.spec.limits.memoryBytes ?? 0 })
         continue
       }
-      let found: ContainerLike | ExitStatusLike | undefined
+      let found: ContainerLike | undefined
       try {
         found = job.state === 'pulling' ? undefined : await this.#d.runtime.adopt(job.id)
       } catch (e) {
@@ -170,17 +170,13 @@ export class JobService {
       }
       if (!found) {
         this.#finish(job.id, 'failed', { reason: 'daemon-restart', message: `the daemon restarted while the job was ${job.state} and its container is gone` })
-      } else if ('wait' in found) {
-        const container = found
-        const a: Active = { memoryBytes: job.spec.limits.memoryBytes ?? 0, container, killedByUser: false, abort: new AbortController() }
-        this.#active.set(job.id, a)
-        if (job.state === 'starting') this.#transition(job.id, 'running', { startedAt: this.#d.clock.now(), detail: 'adopted after daemon restart' })
-        void this.#supervise(job.id, a, container)
-      } else {
-        if (job.state === 'starting') this.#transition(job.id, 'running', { detail: 'found exited after daemon restart' })
-        this.#recordExit(job.id, found, false)
-        void this.#d.runtime.adopt(job.id).then((c) => (c && 'remove' in c ? c.remove() : undefined)).catch(() => {})
+        continue
       }
+      // Running or already exited: supervising it records the real exit either way.
+      const a: Active = { memoryBytes: job.spec.limits.memoryBytes ?? 0, container: found, killedByUser: false, abort: new AbortController() }
+      this.#active.set(job.id, a)
+      if (job.state === 'starting') this.#transition(job.id, 'running', { startedAt: this.#d.clock.now(), detail: 'adopted after daemon restart' })
+      void this.#supervise(job.id, a, found)
     }
     this.#dispatch()
   }

@@ -33,7 +33,7 @@ export interface ContainerSpecLike {
   process: { entrypoint?: string[]; cmd?: string[]; env: Record<string, string>; cwd?: string; user?: string; stdin?: Uint8Array }
   limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
   network: { mode: 'none' | 'host' | 'bridge'; ports: never[] }
-  mounts: never[]
+  mounts: { source: string; destination: string; readonly?: boolean }[]
   logPath: string
   hostname?: string
   readonlyRootfs?: boolean
@@ -41,7 +41,8 @@ export interface ContainerSpecLike {
 
 export interface RuntimePort {
   create(spec: ContainerSpecLike): Promise<ContainerLike>
-  adopt(id: string): Promise<ContainerLike | ExitStatusLike | undefined>
+  /** After a daemon restart: the container (running or already exited) if it survived. */
+  adopt(id: string): Promise<ContainerLike | undefined>
 }
 
 export interface LogsPort {

@@ -1,0 +1,137 @@
+import { constants } from 'node:os'
+import { readFile, rm, rmdir, writeFile, access } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Clock } from '../lib/clock.js'
+import type { Logger } from '../lib/log.js'
+import type { CgroupMode } from './cgroups/detect.js'
+import { readUsage } from './cgroups/usage.js'
+import type { OciCli } from './driver.js'
+import type { ExitWatcher } from './exit-watcher.js'
+import { removeDir, unmountRootfs } from './rootfs.js'
+import type { Container, ExecOptions, ExecResult, ExitStatus } from './types.js'
+
+/** What survives the daemon: written next to the bundle at create time. */
+export interface ContainerMeta {
+  id: string
+  createdAt: number
+  startedAt?: number
+  timeoutMs?: number
+  cgroupMode: CgroupMode
+  cgroupDirs: { memory: string; cpu: string; all: string[] }
+  merged: string
+}
+
+const SIGNALS = Object.entries(constants.signals) as [NodeJS.Signals, number][]
+
+/** conmon reports 128+N for a process killed by signal N (as shells and docker do). */
+export function decodeExit(code: number): { exitCode: number | null; signal: NodeJS.Signals | null } {
+  if (code > 128 && code <= 128 + 64) {
+    const sig = SIGNALS.find(([, n]) => n === code - 128)?.[0]
+    if (sig) return { exitCode: null, signal: sig }
+  }
+  return { exitCode: code, signal: null }
+}
+
+export interface ContainerDeps {
+  dir: string
+  cli: OciCli
+  exits: ExitWatcher
+  clock: Clock
+  log: Logger
+}
+
+export class OciContainer implements Container {
+  #timer: { cancel(): void } | undefined
+  #exit: Promise<ExitStatus> | undefined
+  #removed: Promise<void> | undefined
+
+  constructor(
+    readonly id: string,
+    readonly pid: number,
+    private meta: ContainerMeta,
+    private readonly d: ContainerDeps,
+  ) {}
+
+  get #metaPath() {
+    return join(this.d.dir, 'meta.json')
+  }
+  get #timedOutMarker() {
+    return join(this.d.dir, 'timedout')
+  }
+
+  async start(): Promise<void> {
+    this.meta.startedAt = this.d.clock.now().getTime()
+    // Persist the start time first: after a daemon restart the timeout is re-armed from it.
+    await writeFile(this.#metaPath, JSON.stringify(this.meta))
+    await this.d.cli.start(this.id)
+    this.armTimeout()
+  }
+
+  /** (Re-)arm the wall-clock timeout from the recorded start time. */
+  armTimeout(): void {
+    const { timeoutMs, startedAt } = this.meta
+    if (!timeoutMs || startedAt === undefined || this.#timer) return
+    const left = Math.max(0, startedAt + timeoutMs - this.d.clock.now().getTime())
+    this.#timer = this.d.clock.setTimeout(() => void this.#timeout(), left)
+  }
+
+  async #timeout(): Promise<void> {
+    if (await this.d.exits.read(this.id)) return
+    await writeFile(this.#timedOutMarker, String(this.d.clock.now().getTime()))
+    await this.d.cli.kill(this.id, 'KILL', { all: true }).catch((err) => this.d.log.warn({ err, id: this.id }, 'timeout kill failed'))
+  }
+
+  wait(opts: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
+    if (opts.signal) return this.#waitOnce(opts.signal)
+    return (this.#exit ??= this.#waitOnce())
+  }
+
+  async #waitOnce(signal?: AbortSignal): Promise<ExitStatus> {
+    const { code, at } = await this.d.exits.wait(this.id, signal)
+    this.#timer?.cancel()
+    const usage = await readUsage(this.meta.cgroupMode, this.meta.cgroupDirs)
+    const marker = await access(this.#timedOutMarker).then(() => true, () => false)
+    const startedAt = this.meta.startedAt ?? this.meta.createdAt
+    const wallMs = Math.max(0, at.getTime() - startedAt)
+    const { exitCode, signal: sig } = decodeExit(code)
+    // Killed by conmon's -T backstop while skiff was down: no marker, but the clock says so.
+    const timedOut = marker || (sig === 'SIGKILL' && !!this.meta.timeoutMs && wallMs >= this.meta.timeoutMs)
+    return {
+      exitCode,
+      signal: sig,
+      oomKilled: usage.oomKilled && !timedOut,
+      timedOut,
+      usage: { wallMs, cpuUserMs: usage.cpuUserMs, cpuSysMs: usage.cpuSysMs, memoryPeakBytes: usage.memoryPeakBytes },
+    }
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await this.d.cli.kill(this.id, signal, { all: signal === 'SIGKILL' })
+  }
+
+  async exec(cmd: string[], o: ExecOptions = {}): Promise<ExecResult> {
+    const r = await this.d.cli.exec(this.id, cmd, o)
+    return { exitCode: r.code, stdout: r.stdout, stderr: r.stderr }
+  }
+
+  remove(): Promise<void> {
+    return (this.#removed ??= this.#remove())
+  }
+
+  async #remove(): Promise<void> {
+    this.#timer?.cancel()
+    await this.d.cli.delete(this.id, { force: true })
+    await unmountRootfs(this.meta.merged)
+    // The runtime removes the cgroup on delete; a leftover (e.g. a killed runtime) is removed here.
+    await Promise.all(this.meta.cgroupDirs.all.map((d) => rmdir(d).catch(() => undefined)))
+    await Promise.all([removeDir(this.d.dir), rm(join(this.d.exits.dir, this.id), { force: true })])
+  }
+}
+
+export async function readMeta(dir: string): Promise<ContainerMeta | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as ContainerMeta
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,163 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Cleanup } from '../lib/cleanup.js'
+import { realClock, type Clock } from '../lib/clock.js'
+import { SkiffError } from '../lib/errors.js'
+import { silentLogger, type Logger } from '../lib/log.js'
+import { cgroupDirs, detectCgroupMode } from './cgroups/detect.js'
+import { OciContainer, readMeta, type ContainerMeta } from './container.js'
+import { OciCli, type RuntimeName } from './driver.js'
+import { ExitWatcher } from './exit-watcher.js'
+import { launchMonitor } from './monitor.js'
+import { mountRootfs, removeDir, unmountRootfs } from './rootfs.js'
+import { buildSpec } from './spec.js'
+import { parseHostLimits } from './spec-defaults.js'
+import type { Container, ContainerSpec, Runtime } from './types.js'
+import { resolveUser } from './user.js'
+
+export interface RuntimeOptions {
+  /** e.g. <dataDir>/runtime: state/, exits/, sockets/, containers/<id>/ */
+  root: string
+  runtime?: RuntimeName
+  conmon?: string
+  cgroupRoot?: string
+  clock?: Clock
+  log?: Logger
+}
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
+const STDIN_PATH = '/.skiff-stdin'
+
+/** Read a small file from the rootfs without following a symlink out of it:
+ *  a hostile image's /etc/passwd could point at the host's files. */
+async function readInRoot(rootfs: string, rel: string): Promise<string | undefined> {
+  const p = join(rootfs, rel)
+  try {
+    const st = await lstat(p)
+    if (!st.isFile() || st.size > 4 * 1024 * 1024) return undefined
+    return await readFile(p, 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
+export function createRuntime(o: RuntimeOptions): Runtime {
+  const dirs = { state: join(o.root, 'state'), exits: join(o.root, 'exits'), sockets: join(o.root, 'sockets'), containers: join(o.root, 'containers') }
+  for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true, mode: 0o700 })
+  const cli = new OciCli(o.runtime ?? 'crun', dirs.state, existsSync)
+  const conmon = o.conmon ?? ['/usr/bin/conmon', '/usr/local/bin/conmon', '/usr/libexec/podman/conmon'].find(existsSync) ?? 'conmon'
+  const cgroupRoot = o.cgroupRoot ?? '/sys/fs/cgroup'
+  const mode = detectCgroupMode(cgroupRoot)
+  const hostLimits = parseHostLimits(readFileSync('/proc/self/limits', 'utf8'))
+  const exits = new ExitWatcher(dirs.exits)
+  const clock = o.clock ?? realClock
+  const log = o.log ?? silentLogger
+  const deps = (id: string) => ({ dir: join(dirs.containers, id), cli, exits, clock, log })
+
+  return {
+    name: cli.name,
+
+    async create(spec: ContainerSpec): Promise<Container> {
+      if (!ID.test(spec.id)) throw new SkiffError('invalid_argument', 'INVALID_CONTAINER_ID', `container id ${JSON.stringify(spec.id)} is not valid`)
+      const dir = join(dirs.containers, spec.id)
+      await using undo = new Cleanup()
+      await mkdir(dir, { recursive: false, mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+        throw e.code === 'EEXIST' ? new SkiffError('conflict', 'CONTAINER_EXISTS', `container ${spec.id} already exists`) : e
+      })
+      undo.defer(() => removeDir(dir))
+      const rootfs = await mountRootfs(dir, spec.lowerDirs)
+      undo.defer(() => unmountRootfs(rootfs.merged))
+
+      const [passwd, group] = await Promise.all([readInRoot(rootfs.merged, 'etc/passwd'), readInRoot(rootfs.merged, 'etc/group')])
+      const user = resolveUser(spec.process.user ?? spec.image.config.User, passwd, group)
+      const cgroupsPath = `/skiff/${spec.id}`
+      const mounts = [...spec.mounts]
+      let cmd = spec.process.cmd
+      let entrypoint = spec.process.entrypoint
+      if (spec.process.stdin !== undefined) {
+        // Feed stdin from a file bound into the container: the job gets its data
+        // and then EOF, with no daemon-side pipe that would die with the daemon.
+        const f = join(dir, 'stdin')
+        await writeFile(f, spec.process.stdin, { mode: 0o644 })
+        mounts.push({ source: f, destination: STDIN_PATH, readonly: true })
+        const args = [...(entrypoint ?? spec.image.config.Entrypoint ?? []), ...(cmd ?? (entrypoint ? [] : (spec.image.config.Cmd ?? [])))]
+        entrypoint = ['/bin/sh', '-c', `exec "$@" < ${STDIN_PATH}`, 'sh']
+        cmd = args
+      }
+      const oci = buildSpec({
+        id: spec.id,
+        imageConfig: spec.image.config,
+        process: { entrypoint, cmd, env: spec.process.env, cwd: spec.process.cwd },
+        user,
+        limits: spec.limits,
+        network: { mode: spec.network.mode },
+        mounts,
+        hostname: spec.hostname,
+        readonlyRootfs: spec.readonlyRootfs,
+        capAdd: spec.capAdd,
+        capDrop: spec.capDrop,
+        hostLimits,
+        cgroupsPath,
+        rootfs: rootfs.merged,
+      })
+      await writeFile(join(dir, 'config.json'), JSON.stringify(oci))
+      const cg = cgroupDirs(mode, cgroupsPath, cgroupRoot)
+      const meta: ContainerMeta = {
+        id: spec.id,
+        createdAt: clock.now().getTime(),
+        ...(spec.limits.timeoutMs ? { timeoutMs: spec.limits.timeoutMs } : {}),
+        cgroupMode: mode,
+        cgroupDirs: { memory: cg.memory, cpu: cg.cpu, all: cg.all },
+        merged: rootfs.merged,
+      }
+      await writeFile(join(dir, 'meta.json'), JSON.stringify(meta))
+      const pid = await launchMonitor(
+        spec.id,
+        {
+          conmon,
+          runtimePath: cli.path,
+          runtimeArgs: cli.globalArgs(),
+          bundle: dir,
+          pidFile: join(dir, 'container.pid'),
+          conmonPidFile: join(dir, 'conmon.pid'),
+          logPath: spec.logPath,
+          exitDir: dirs.exits,
+          socketDir: dirs.sockets,
+        },
+        { timeoutSecs: spec.limits.timeoutMs ? Math.ceil(spec.limits.timeoutMs / 1000) + 2 : undefined },
+      )
+      undo.defer(() => cli.delete(spec.id, { force: true }))
+      const c = new OciContainer(spec.id, pid, meta, deps(spec.id))
+      undo.commit()
+      return c
+    },
+
+    async adopt(id: string): Promise<Container | undefined> {
+      if (!ID.test(id)) return undefined
+      const dir = join(dirs.containers, id)
+      const meta = await readMeta(dir)
+      if (!meta) return undefined
+      const exited = await exits.read(id)
+      const state = exited ? undefined : await cli.state(id)
+      if (!exited && !state) {
+        // Neither running nor a recorded exit: the monitor is gone. Clean up what is left.
+        const c = new OciContainer(id, 0, meta, deps(id))
+        await c.remove().catch(() => {})
+        return undefined
+      }
+      const c = new OciContainer(id, state?.pid ?? 0, meta, deps(id))
+      if (state?.status === 'created') await c.start()
+      else c.armTimeout()
+      return c
+    },
+
+    async list(): Promise<string[]> {
+      return (await readdir(dirs.containers)).filter((n) => ID.test(n))
+    },
+
+    close() {
+      exits.close()
+    },
+  }
+}

@@ -1,0 +1,79 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { detectCgroupMode, type CgroupMode } from './cgroups/detect.js'
+
+export interface Finding {
+  check: string
+  ok: boolean
+  severity: 'error' | 'warn'
+  message: string
+  fix?: string
+}
+
+export interface HostFacts {
+  cgroupMode: CgroupMode
+  hugetlbMounted: boolean
+  hugetlbAvailable: boolean
+  overlay: boolean
+  binaries: Record<string, string | undefined>
+  capEff: bigint
+  cniPlugins: string[]
+  uid: number
+}
+
+const CAP_SYS_RESOURCE = 24n
+const CAP_SYS_ADMIN = 21n
+const has = (caps: bigint, n: bigint) => (caps & (1n << n)) !== 0n
+
+/** Pure: host facts → findings, each with the command that fixes it. */
+export function evaluate(f: HostFacts): Finding[] {
+  const out: Finding[] = []
+  const add = (check: string, ok: boolean, message: string, fix?: string, severity: 'error' | 'warn' = 'error') => out.push({ check, ok, severity, message, ...(ok || !fix ? {} : { fix }) })
+  add('root', f.uid === 0 && has(f.capEff, CAP_SYS_ADMIN), f.uid === 0 ? 'running as root with CAP_SYS_ADMIN' : `running as uid ${f.uid}: skiff mounts overlayfs and creates cgroups`, 'run the daemon as root')
+  add('cgroups', true, `cgroup mode: ${f.cgroupMode}${f.cgroupMode === 'unified' ? ' (v2)' : f.cgroupMode === 'hybrid' ? ' (v1 controllers + cgroup2 at /sys/fs/cgroup/unified)' : ' (v1)'}`)
+  if (f.cgroupMode === 'hybrid' && f.hugetlbAvailable)
+    add('hybrid-hugetlb', f.hugetlbMounted, f.hugetlbMounted ? 'hugetlb v1 hierarchy mounted (crun needs it on hybrid hosts)' : 'hybrid cgroup host without the hugetlb v1 hierarchy: crun refuses to run containers', 'mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb')
+  add('overlayfs', f.overlay, f.overlay ? 'overlayfs available' : 'overlayfs not in /proc/filesystems', 'modprobe overlay')
+  for (const [name, path] of Object.entries(f.binaries)) {
+    const optional = name === 'runsc' || name === 'runc'
+    add(name, !!path, path ? `${name} at ${path}` : `${name} not found`, name === 'runsc' ? 'install gVisor (runsc) to use --runtime runsc' : `apt-get install ${name}`, optional ? 'warn' : 'error')
+  }
+  add('cap-sys-resource', has(f.capEff, CAP_SYS_RESOURCE), has(f.capEff, CAP_SYS_RESOURCE) ? 'CAP_SYS_RESOURCE present' : 'no CAP_SYS_RESOURCE: container rlimits are capped at the host\'s hard limits', 'run with CAP_SYS_RESOURCE to allow higher rlimits', 'warn')
+  add('cni', f.cniPlugins.includes('bridge'), f.cniPlugins.length ? `CNI plugins: ${f.cniPlugins.join(', ')}` : 'no CNI plugins in /usr/lib/cni (needed for bridge networking)', 'apt-get install containernetworking-plugins', 'warn')
+  return out
+}
+
+function which(names: string[]): string | undefined {
+  return names.find((p) => existsSync(p))
+}
+
+export function gatherFacts(root = '/sys/fs/cgroup'): HostFacts {
+  const status = readFileSync('/proc/self/status', 'utf8')
+  const capEff = BigInt('0x' + (/CapEff:\s*([0-9a-f]+)/.exec(status)?.[1] ?? '0'))
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+  let cni: string[] = []
+  try {
+    cni = readdirSync('/usr/lib/cni')
+  } catch {
+    /* none */
+  }
+  return {
+    cgroupMode: detectCgroupMode(root),
+    hugetlbMounted: mounts.split('\n').some((l) => l.split(' ')[1] === `${root}/hugetlb`),
+    hugetlbAvailable: /^hugetlb\s/m.test(readFileSync('/proc/cgroups', 'utf8')),
+    overlay: /\toverlay$/m.test(readFileSync('/proc/filesystems', 'utf8')),
+    binaries: {
+      crun: which(['/usr/bin/crun', '/usr/local/bin/crun']),
+      conmon: which(['/usr/bin/conmon', '/usr/local/bin/conmon', '/usr/libexec/podman/conmon']),
+      runc: which(['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/bin/runc']),
+      runsc: which(['/usr/bin/runsc', '/usr/local/bin/runsc']),
+      mount: which(['/usr/bin/mount', '/bin/mount']),
+    },
+    capEff,
+    cniPlugins: cni,
+    uid: process.getuid?.() ?? -1,
+  }
+}
+
+export async function runDoctor(): Promise<Finding[]> {
+  return evaluate(gatherFacts())
+}

@@ -1,0 +1,74 @@
+import { exec, type ExecResult } from '../lib/exec.js'
+
+export type RuntimeName = 'crun' | 'runc' | 'runsc'
+
+// Per-runtime differences as data, not subclasses.
+const RUNTIMES: Record<RuntimeName, { bin: string; candidates: string[] }> = {
+  crun: { bin: 'crun', candidates: ['/usr/bin/crun', '/usr/local/bin/crun'] },
+  runc: { bin: 'runc', candidates: ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/bin/runc', '/usr/local/sbin/runc'] },
+  runsc: { bin: 'runsc', candidates: ['/usr/bin/runsc', '/usr/local/bin/runsc'] },
+}
+
+export interface OciState {
+  id: string
+  pid: number
+  status: 'creating' | 'created' | 'running' | 'stopped' | 'paused'
+  bundle: string
+}
+
+/** One OCI runtime CLI (crun/runc/runsc) with its state under `stateRoot`. */
+export class OciCli {
+  readonly path: string
+  constructor(
+    readonly name: RuntimeName,
+    readonly stateRoot: string,
+    existsFn: (p: string) => boolean,
+  ) {
+    this.path = RUNTIMES[name].candidates.find(existsFn) ?? RUNTIMES[name].bin
+  }
+
+  /** Arguments that go before the subcommand (also handed to conmon as --runtime-arg). */
+  globalArgs(): string[] {
+    return [`--root=${this.stateRoot}`]
+  }
+
+  private run(args: string[], opts: { allowFailure?: boolean; input?: string | Uint8Array; timeoutMs?: number } = {}): Promise<ExecResult> {
+    return exec([this.path, ...this.globalArgs(), ...args], { errorCode: 'RUNTIME_FAILED', ...opts })
+  }
+
+  async start(id: string): Promise<void> {
+    await this.run(['start', id])
+  }
+
+  async state(id: string): Promise<OciState | undefined> {
+    const r = await this.run(['state', id], { allowFailure: true })
+    if (r.code !== 0) return undefined
+    return JSON.parse(r.stdout) as OciState
+  }
+
+  async kill(id: string, signal: string, opts: { all?: boolean } = {}): Promise<void> {
+    const r = await this.run(['kill', ...(opts.all ? ['--all'] : []), id, signal.replace(/^SIG/, '')], { allowFailure: true })
+    // Already gone is fine: the exit is what callers wait for.
+    if (r.code !== 0 && !/not running|does not exist|not found|No such process|container .* is not running/i.test(r.stderr))
+      throw new Error(`${this.name} kill ${id}: ${r.stderr.trim()}`)
+  }
+
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.run(['delete', ...(opts.force ? ['--force'] : []), id], { allowFailure: true })
+  }
+
+  async exec(id: string, cmd: string[], o: { env?: Record<string, string>; user?: string; cwd?: string; stdin?: string | Uint8Array; timeoutMs?: number }): Promise<ExecResult> {
+    const args = ['exec']
+    for (const [k, v] of Object.entries(o.env ?? {})) args.push('--env', `${k}=${v}`)
+    if (o.user) args.push('--user', o.user)
+    if (o.cwd) args.push('--cwd', o.cwd)
+    args.push(id, ...cmd)
+    return this.run(args, { allowFailure: true, input: o.stdin, timeoutMs: o.timeoutMs })
+  }
+
+  async list(): Promise<OciState[]> {
+    const r = await this.run(['list', '--format', 'json'], { allowFailure: true })
+    if (r.code !== 0 || !r.stdout.trim()) return []
+    return (JSON.parse(r.stdout) as OciState[] | null) ?? []
+  }
+}

@@ -1,0 +1,72 @@
+import { watch, type FSWatcher } from 'node:fs'
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+
+/** One inotify watch on conmon's exit dir for every container, plus a slow poll
+ *  as a backstop (inotify can miss events on some filesystems or under load). */
+export class ExitWatcher {
+  #watcher: FSWatcher | undefined
+  #waiters = new Map<string, Set<(r: { code: number; at: Date }) => void>>()
+  #poll: NodeJS.Timeout | undefined
+
+  constructor(readonly dir: string, private readonly pollMs = 1000) {}
+
+  /** The exit code if conmon has written it. */
+  async read(id: string): Promise<{ code: number; at: Date } | undefined> {
+    const f = join(this.dir, id)
+    try {
+      const [text, st] = await Promise.all([readFile(f, 'utf8'), stat(f)])
+      if (!/^-?\d+\s*$/.test(text)) return undefined // still being written
+      return { code: Number(text), at: st.mtime }
+    } catch {
+      return undefined
+    }
+  }
+
+  wait(id: string, signal?: AbortSignal): Promise<{ code: number; at: Date }> {
+    this.#ensureWatching()
+    return new Promise((resolve, reject) => {
+      const set = this.#waiters.get(id) ?? new Set()
+      this.#waiters.set(id, set)
+      const done = (r: { code: number; at: Date }) => {
+        set.delete(done)
+        if (!set.size) this.#waiters.delete(id)
+        signal?.removeEventListener('abort', onAbort)
+        resolve(r)
+      }
+      const onAbort = () => {
+        set.delete(done)
+        if (!set.size) this.#waiters.delete(id)
+        reject(signal!.reason)
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      set.add(done)
+      // It may have exited before we started watching.
+      void this.#check(id)
+    })
+  }
+
+  async #check(id: string): Promise<void> {
+    if (!this.#waiters.has(id)) return
+    const r = await this.read(id)
+    if (r) for (const fn of [...(this.#waiters.get(id) ?? [])]) fn(r)
+  }
+
+  #ensureWatching(): void {
+    if (this.#watcher) return
+    this.#watcher = watch(this.dir, (_event, name) => {
+      if (name && this.#waiters.has(name)) void this.#check(name)
+    })
+    this.#watcher.unref()
+    this.#poll = setInterval(() => {
+      for (const id of this.#waiters.keys()) void this.#check(id)
+    }, this.pollMs)
+    this.#poll.unref()
+  }
+
+  close(): void {
+    this.#watcher?.close()
+    clearInterval(this.#poll)
+    this.#watcher = undefined
+  }
+}

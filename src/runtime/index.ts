@@ -1,0 +1,5 @@
+export { createRuntime, type RuntimeOptions } from './create.js'
+export type { Container, ContainerSpec, ExecOptions, ExecResult, ExitStatus, MountRequest, Runtime } from './types.js'
+export type { RuntimeName } from './driver.js'
+export { detectCgroupMode, type CgroupMode } from './cgroups/detect.js'
+export { runDoctor, type Finding } from './doctor.js'

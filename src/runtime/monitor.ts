@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process'
+import { SkiffError } from '../lib/errors.js'
+
+export interface MonitorPaths {
+  conmon: string
+  runtimePath: string
+  runtimeArgs: string[]
+  bundle: string
+  pidFile: string
+  conmonPidFile: string
+  logPath: string
+  exitDir: string
+  socketDir: string
+}
+
+/** conmon's command line: one monitor per container that holds its stdio, writes
+ *  output to the k8s-file log and the exit code to <exitDir>/<id>, and outlives skiff. */
+export function conmonArgs(id: string, p: MonitorPaths, opts: { timeoutSecs?: number; stdin?: boolean } = {}): string[] {
+  const args = [
+    '--api-version', '1', '-c', id, '-u', id, '-n', id,
+    '-r', p.runtimePath, '-b', p.bundle, '-p', p.pidFile, '-P', p.conmonPidFile,
+    '-l', `k8s-file:${p.logPath}`, '--exit-dir', p.exitDir, '--socket-dir-path', p.socketDir,
+    // conmon's default calls sync(2) for the whole machine after every container: far
+    // too slow for short jobs; the log is in the page cache either way, which survives
+    // a daemon crash (only power loss could cost the last bytes).
+    '--no-sync-log',
+    '--log-level', 'error',
+  ]
+  for (const a of p.runtimeArgs) args.push('--runtime-arg', a)
+  // A backstop for the job timeout while skiff itself is down; skiff's own timer fires first.
+  if (opts.timeoutSecs) args.push('-T', String(opts.timeoutSecs))
+  if (opts.stdin) args.push('-i')
+  return args
+}
+
+/** Start conmon and wait until the runtime has created the container. conmon
+ *  reports on the sync pipe (fd 3): {"data": <pid>} on success, a negative pid
+ *  and a message on failure. Without the pipe it would return before `create`. */
+export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?: number } = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(p.conmon, conmonArgs(id, p, opts), {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+      detached: true,
+    })
+    let out = ''
+    let err = ''
+    let settled = false
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()))
+    const fail = (why: string) => {
+      if (settled) return
+      settled = true
+      reject(new SkiffError('internal', 'CONTAINER_CREATE_FAILED', `create container ${id}: ${why}`, { detail: { sync: out, stderr: err } }))
+    }
+    const sync = child.stdio[3] as NodeJS.ReadableStream
+    // The daemonized conmon keeps the pipe open for later messages: settle on the
+    // first complete JSON line, not on end-of-stream.
+    sync.on('data', (b: Buffer) => {
+      out += b.toString()
+      const nl = out.indexOf('\n')
+      if (settled || nl < 0) return
+      let msg: { data?: number; pid?: number; message?: string } = {}
+      try {
+        msg = JSON.parse(out.slice(0, nl))
+      } catch {
+        return fail(`unexpected message from conmon: ${out.slice(0, nl)}`)
+      }
+      const pid = msg.data ?? msg.pid
+      if (typeof pid === 'number' && pid > 0) {
+        settled = true
+        sync.removeAllListeners('data')
+        ;(sync as unknown as { destroy(): void }).destroy()
+        resolve(pid)
+      } else fail((msg.message ?? err.trim()) || 'conmon reported no pid')
+    })
+    sync.on('end', () => fail(err.trim() || 'conmon exited without reporting a pid'))
+    child.on('error', (e) => reject(new SkiffError('failed_precondition', 'MONITOR_MISSING', `cannot start conmon (${p.conmon}): ${e.message}`, { cause: e })))
+    child.unref()
+  })
+}

@@ -1,0 +1,39 @@
+import { mkdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { SkiffError } from '../lib/errors.js'
+import { exec } from '../lib/exec.js'
+
+/** Pure: overlayfs mount options. lowerDirs top layer first, as overlayfs wants. */
+export function overlayOptions(lowerDirs: readonly string[], upper: string, work: string): string {
+  if (!lowerDirs.length) throw new SkiffError('invalid_argument', 'NO_LAYERS', 'image has no layers')
+  for (const d of lowerDirs) if (/[,:]/.test(d)) throw new SkiffError('internal', 'BAD_LAYER_PATH', `layer path ${d} contains "," or ":"`)
+  // index=off: upper dirs are throwaway; no need to track hardlink origins across mounts.
+  return `lowerdir=${lowerDirs.join(':')},upperdir=${upper},workdir=${work},index=off`
+}
+
+export interface Rootfs {
+  merged: string
+  dir: string
+}
+
+/** Mount `<dir>/merged` as an overlay of the image layers with a fresh upper dir. */
+export async function mountRootfs(dir: string, lowerDirs: readonly string[]): Promise<Rootfs> {
+  const upper = join(dir, 'upper')
+  const work = join(dir, 'work')
+  const merged = join(dir, 'merged')
+  await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true }), mkdir(merged, { recursive: true })])
+  await exec(['mount', '-t', 'overlay', 'overlay', '-o', overlayOptions(lowerDirs, upper, work), merged], { errorCode: 'ROOTFS_MOUNT_FAILED' })
+  return { merged, dir }
+}
+
+export async function unmountRootfs(merged: string): Promise<void> {
+  const r = await exec(['umount', merged], { allowFailure: true })
+  if (r.code !== 0 && !/not mounted|no mount point|not found/i.test(r.stderr)) {
+    // Busy (a straggler process still holds it): detach lazily rather than leak it.
+    await exec(['umount', '-l', merged], { allowFailure: true })
+  }
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,81 @@
+import type { ImageConfig } from '../images/types.js'
+import { mergeEnv, resolveArgs } from './command.js'
+import type { OciMount, OciSpec } from './oci-spec.js'
+import { defaultSeccomp } from './seccomp.js'
+import { DEFAULT_CAPS, defaultMounts, defaultRlimits, MASKED_PATHS, READONLY_PATHS } from './spec-defaults.js'
+import type { ResolvedUser } from './user.js'
+
+export interface SpecInput {
+  id: string
+  imageConfig: ImageConfig
+  process: { entrypoint?: string[]; cmd?: string[]; env: Record<string, string>; cwd?: string }
+  user: ResolvedUser
+  limits: { memoryBytes?: number; cpus?: number; pids?: number }
+  network: { mode: 'none' | 'host' | 'bridge'; netnsPath?: string }
+  mounts: { source: string; destination: string; readonly?: boolean; type?: 'bind' | 'tmpfs' }[]
+  hostname?: string
+  readonlyRootfs?: boolean
+  capAdd?: string[]
+  capDrop?: string[]
+  hostLimits: Record<string, number>
+  cgroupsPath: string
+  rootfs: string
+}
+
+const capName = (c: string) => (c.toUpperCase().startsWith('CAP_') ? c.toUpperCase() : `CAP_${c.toUpperCase()}`)
+
+/** Pure: image config + request → OCI config.json. The one place where
+ *  user-shaped names (cpus, memory) become spec-shaped ones. */
+export function buildSpec(i: SpecInput): OciSpec {
+  const hostname = i.hostname ?? i.id.slice(-12).toLowerCase()
+  let caps: string[] = [...DEFAULT_CAPS]
+  const drop = (i.capDrop ?? []).map(capName)
+  if (drop.includes('CAP_ALL')) caps = []
+  caps = caps.filter((c) => !drop.includes(c))
+  for (const c of (i.capAdd ?? []).map(capName)) if (!caps.includes(c)) caps.push(c)
+
+  const mounts: OciMount[] = defaultMounts({ network: i.network.mode })
+  for (const m of i.mounts) {
+    if (m.type === 'tmpfs') mounts.push({ destination: m.destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] })
+    else mounts.push({ destination: m.destination, type: 'bind', source: m.source, options: ['rbind', 'rprivate', m.readonly ? 'ro' : 'rw'] })
+  }
+
+  const namespaces: OciSpec['linux']['namespaces'] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }]
+  if (i.network.mode !== 'host') namespaces.push(i.network.netnsPath ? { type: 'network', path: i.network.netnsPath } : { type: 'network' })
+
+  const l = i.limits
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: i.user.uid, gid: i.user.gid, ...(i.user.additionalGids.length ? { additionalGids: i.user.additionalGids } : {}) },
+      args: resolveArgs(i.imageConfig, i.process),
+      env: mergeEnv(i.imageConfig.Env, i.process.env, { hostname, home: i.user.home }),
+      cwd: i.process.cwd ?? (i.imageConfig.WorkingDir || '/'),
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      rlimits: defaultRlimits(i.hostLimits),
+      noNewPrivileges: true,
+      oomScoreAdj: 0,
+    },
+    root: { path: i.rootfs, readonly: Boolean(i.readonlyRootfs) },
+    hostname,
+    mounts,
+    linux: {
+      namespaces,
+      resources: {
+        devices: [{ allow: false, access: 'rwm' }],
+        // https://github.com/opencontainers/runtime-spec/blob/main/config-linux.md#memory
+        // swap = limit means no swap on top of memory (docker's --memory-swap = --memory)
+        ...(l.memoryBytes ? { memory: { limit: l.memoryBytes, swap: l.memoryBytes } } : {}),
+        // https://github.com/opencontainers/runtime-spec/blob/main/config-linux.md#cpu
+        // docker's --cpus=0.5 is quota/period = 50000/100000
+        ...(l.cpus ? { cpu: { quota: Math.round(l.cpus * 100_000), period: 100_000 } } : {}),
+        ...(l.pids ? { pids: { limit: l.pids } } : {}),
+      },
+      cgroupsPath: i.cgroupsPath,
+      maskedPaths: MASKED_PATHS,
+      readonlyPaths: READONLY_PATHS,
+      seccomp: defaultSeccomp(),
+    },
+  }
+}
