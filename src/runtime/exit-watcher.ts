@@ -32,15 +32,18 @@ export class ExitWatcher {
         set.delete(done)
         if (!set.size) this.#waiters.delete(id)
         signal?.removeEventListener('abort', onAbort)
+        this.#stopPollingIfIdle()
         resolve(r)
       }
       const onAbort = () => {
         set.delete(done)
         if (!set.size) this.#waiters.delete(id)
+        this.#stopPollingIfIdle()
         reject(signal!.reason)
       }
       signal?.addEventListener('abort', onAbort, { once: true })
       set.add(done)
+      this.#ensurePolling()
       // It may have exited before we started watching.
       void this.#check(id)
     })
@@ -58,10 +61,20 @@ export class ExitWatcher {
       if (name && this.#waiters.has(name)) void this.#check(name)
     })
     this.#watcher.unref()
-    this.#poll = setInterval(() => {
+  }
+
+  // The poll timer is referenced while anyone waits: a pending wait keeps the
+  // process alive, an idle watcher does not.
+  #ensurePolling(): void {
+    this.#poll ??= setInterval(() => {
       for (const id of this.#waiters.keys()) void this.#check(id)
     }, this.pollMs)
-    this.#poll.unref()
+  }
+
+  #stopPollingIfIdle(): void {
+    if (this.#waiters.size || !this.#poll) return
+    clearInterval(this.#poll)
+    this.#poll = undefined
   }
 
   close(): void {

@@ -68,6 +68,7 @@ export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?:
       const pid = msg.data ?? msg.pid
       if (typeof pid === 'number' && pid > 0) {
         settled = true
+        child.unref()
         sync.removeAllListeners('data')
         ;(sync as unknown as { destroy(): void }).destroy()
         resolve(pid)
@@ -75,6 +76,5 @@ export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?:
     })
     sync.on('end', () => fail(err.trim() || 'conmon exited without reporting a pid'))
     child.on('error', (e) => reject(new SkiffError('failed_precondition', 'MONITOR_MISSING', `cannot start conmon (${p.conmon}): ${e.message}`, { cause: e })))
-    child.unref()
   })
 }
