@@ -84,6 +84,9 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
       stopped = true
       await jobs.stop()
       await listeners.close()
+      runtime.close()
+      logs.close()
+      await images.close()
       closeDb()
       releaseLock()
     },

@@ -82,6 +82,8 @@ export async function startDaemon(opts: { maxConcurrent?: number; runtime?: stri
       agent = new Agent({ connect: { socketPath: socket } })
     },
     async restart() {
+      await agent.close().catch(() => {})
+      agent = new Agent({ connect: { socketPath: socket } })
       await launch()
     },
     async stop() {

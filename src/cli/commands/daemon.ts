@@ -38,12 +38,16 @@ export async function daemon(argv: string[]): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       d.log.info({ signal: sig }, 'stopping: containers keep running and are re-adopted at the next start')
+      // Pending exit waits and log follows must not keep a stopping daemon alive:
+      // the containers' monitors carry on without us.
+      const force = setTimeout(() => process.exit(0), 5000)
+      force.unref()
       d.stop().then(resolve, resolve)
     }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
   })
-  return 0
+  process.exit(0)
 }
 
 export async function doctor(argv: string[]): Promise<number> {
