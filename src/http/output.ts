@@ -1,26 +1,24 @@
 import type { LogStore } from '../logs/index.js'
 
-/** The tail of a job's stdout and stderr (at most maxBytes each), as UTF-8. */
+/** The tail of a job's stdout and stderr (at most maxBytes each), as UTF-8.
+ *  Reads only the last 2×maxBytes of output, so a huge log costs no more than a small one. */
 export async function jobOutput(logs: LogStore, jobId: string, maxBytes: number): Promise<{ stdout: string; stderr: string; truncated: boolean }> {
+  const end = await logs.end(jobId)
+  const from = Math.max(0, end - 2 * maxBytes)
   const out: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] }
-  const size = { stdout: 0, stderr: 0 }
-  let truncated = false
-  for await (const r of logs.read(jobId, {})) {
-    const s = r.stream
-    out[s].push(Buffer.from(r.data))
-    size[s] += r.data.length
-    while (size[s] - out[s][0]!.length > maxBytes) {
-      size[s] -= out[s].shift()!.length
+  let truncated = from > 0
+  for await (const r of logs.read(jobId, { from })) {
+    if (r.dropped) {
       truncated = true
+      continue
     }
+    out[r.stream].push(Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength))
   }
-  const join = (s: 'stdout' | 'stderr') => {
-    let b = Buffer.concat(out[s])
-    if (b.length > maxBytes) {
-      b = b.subarray(b.length - maxBytes)
-      truncated = true
-    }
-    return b.toString('utf8')
+  const tail = (s: 'stdout' | 'stderr') => {
+    const b = Buffer.concat(out[s])
+    if (b.length <= maxBytes) return b.toString('utf8')
+    truncated = true
+    return b.subarray(b.length - maxBytes).toString('utf8')
   }
-  return { stdout: join('stdout'), stderr: join('stderr'), truncated }
+  return { stdout: tail('stdout'), stderr: tail('stderr'), truncated }
 }

@@ -38,6 +38,13 @@ describe('POST /run end to end', () => {
     expect(again.json).toMatchObject({ id: r.json.id, state: 'exited', exitCode: 0, usage: r.json.usage })
   })
 
+  it('returns output without a trailing newline, and stdin data reaches the job', async () => {
+    const r = await d.api('POST', '/run?wait=true', { image: 'busybox', cmd: 'printf hi' })
+    expect(r.json).toMatchObject({ exitCode: 0, stdout: 'hi' })
+    const s = await d.api('POST', '/run?wait=true', { image: 'busybox', cmd: ['wc', '-c'], stdin: 'hello\n' })
+    expect(s.json).toMatchObject({ exitCode: 0, stdout: '6\n' })
+  })
+
   it('reports exit codes, stderr and signals', async () => {
     const r = await d.api('POST', '/run?wait=true', { image: 'busybox', cmd: 'echo oops >&2; exit 3' })
     expect(r.json).toMatchObject({ state: 'exited', exitCode: 3, stderr: 'oops\n' })
