@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { importBusybox, removeDataDir, startDaemon, type TestDaemon } from '../helpers/daemon.js'
+
+let d: TestDaemon
+beforeAll(async () => {
+  d = await startDaemon()
+  await importBusybox(d)
+}, 120_000)
+afterAll(async () => {
+  await d?.stop()
+  if (d) removeDataDir(d.dataDir)
+})
+
+const numbers = (text: string) => text.split('\n').filter(Boolean).map(Number)
+
+describe('kill -9 of the daemon while a job prints', () => {
+  it('keeps every line, and a follower attached after the restart gets the rest live', async () => {
+    // a counter every 10 ms for ~3 s (busybox usleep)
+    const job = (await d.api('POST', '/run', { image: 'busybox', cmd: 'i=0; while [ $i -lt 300 ]; do echo $i; i=$((i+1)); usleep 10000; done' })).json
+    for (let i = 0; i < 200 && (await d.api('GET', `/jobs/${job.id}`)).json.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 10))
+    await new Promise((r) => setTimeout(r, 700))
+    await d.kill9()
+    await new Promise((r) => setTimeout(r, 300))
+    await d.restart()
+    // follow over WebSocket from offset 0 after the restart: everything, then the exit
+    const url = `ws://127.0.0.1:${d.port}/jobs/${job.id}/logs/ws?from=0`
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${d.token}` } })
+    const chunks: string[] = []
+    let exit: unknown
+    let liveAfterAttach = 0
+    const attachedAt = Date.now()
+    await new Promise<void>((resolve, reject) => {
+      ws.on('message', (m) => {
+        const msg = JSON.parse(m.toString()) as { data?: string; data64?: string; exit?: unknown; time?: string }
+        if (msg.exit) {
+          exit = msg.exit
+          ws.close()
+          return
+        }
+        const text = msg.data ?? Buffer.from(msg.data64 ?? '', 'base64').toString()
+        if (msg.time && Date.parse(msg.time) > attachedAt) liveAfterAttach += text.split('\n').filter(Boolean).length
+        chunks.push(text)
+      })
+      ws.on('close', () => resolve())
+      ws.on('error', reject)
+    })
+    expect(numbers(chunks.join(''))).toEqual(Array.from({ length: 300 }, (_, i) => i))
+    expect(liveAfterAttach).toBeGreaterThan(0)
+    expect(exit).toMatchObject({ exitCode: 0 })
+    const stored = await d.api('GET', `/jobs/${job.id}/logs`)
+    expect(numbers(stored.text)).toEqual(Array.from({ length: 300 }, (_, i) => i))
+    expect((await d.api('GET', `/jobs/${job.id}`)).json).toMatchObject({ state: 'exited', exitCode: 0 })
+  }, 60_000)
+})
