@@ -23,3 +23,5 @@ export const unpackAborted = (diffId: string, cause?: unknown) =>
   new SkiffError('unavailable', 'ABORTED', `unpack of layer ${diffId}: aborted`, { cause })
 export const unpackFailed = (diffId: string, why: string, cause?: unknown) =>
   new SkiffError('internal', 'UNPACK_FAILED', `unpack of layer ${diffId}: ${why}`, { cause })
+export const noSpace = (entry: string, cause?: unknown) =>
+  new SkiffError('resource_exhausted', 'NO_SPACE', `unpack: no space left while writing layer entry ${JSON.stringify(entry)}`, { cause })

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
-import { chmodSync, chownSync, lchownSync, linkSync, lutimesSync, mkdirSync, rmSync, symlinkSync, utimesSync } from 'node:fs'
+import { chmodSync, chownSync, lchownSync, linkSync, lutimesSync, mkdirSync, rmSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs'
 import type { Readable } from 'node:stream'
 import { SkiffError } from '../../lib/errors.js'
 import type { Digest } from '../types.js'
 import { StreamedFile, WhiteoutMaker, currentIdentity, makeNode, needsChown, needsChmod, setXattrsSync, writeWholeFile, writeWholeFileSync, type Identity, type Meta } from './apply.js'
 import { entryName, isWithin, parentOf } from './entry-name.js'
-import { unpackAborted, unpackFailed, unsafeEntry } from './errors.js'
+import { noSpace, unpackAborted, unpackFailed, unsafeEntry } from './errors.js'
 import { TarReader, type TarHeader } from './tar-reader.js'
 import { OVERLAY_OPAQUE_XATTR, classifyEntry } from './whiteouts.js'
 import { setAttributeSync } from '@napi-rs/xattr'
@@ -127,8 +127,7 @@ class Extraction {
           return await this.#write(name, raw, h, meta, reader)
       }
     } catch (e) {
-      if (e instanceof SkiffError) throw e
-      throw unpackFailed('layer', `entry ${JSON.stringify(raw)}: ${(e as Error).message}`, e)
+      throw asUnpackError(e, raw)
     }
   }
 
@@ -228,7 +227,9 @@ class Extraction {
       const kind = this.#nodes.get(prefix)
       if (kind === 'dir') continue
       if (kind === 'symlink') throw unsafeEntry(raw, `${JSON.stringify(prefix)} is a symlink; refusing to write through it`)
-      if (kind !== undefined) throw unsafeEntry(raw, `${JSON.stringify(prefix)} is not a directory`)
+      // A whiteout only marks a deletion: an entry below it re-creates the directory.
+      if (kind === 'whiteout') unlinkSync(this.#abs(prefix))
+      else if (kind !== undefined) throw unsafeEntry(raw, `${JSON.stringify(prefix)} is not a directory`)
       mkdirSync(this.#abs(prefix), 0o755)
       this.#nodes.set(prefix, 'dir')
     }
@@ -253,7 +254,7 @@ class Extraction {
     const tracked = p.then(
       () => undefined,
       (e) => {
-        this.#failure ??= e instanceof SkiffError ? e : unpackFailed('layer', `entry ${JSON.stringify(name)}: ${(e as Error).message}`, e)
+        this.#failure ??= asUnpackError(e, name)
       },
     ).finally(() => {
       this.#active--
@@ -272,4 +273,13 @@ class Extraction {
   #applyDirTimes(): void {
     for (const [name, t] of this.#dirTimes) utimesSync(this.#abs(name), t, t)
   }
+}
+
+/** Filesystem failures while applying an entry: out of space is the host's
+ *  condition (resource_exhausted), anything else an internal failure naming the entry. */
+function asUnpackError(e: unknown, entry: string): SkiffError {
+  if (e instanceof SkiffError) return e
+  const code = (e as NodeJS.ErrnoException).code
+  if (code === 'ENOSPC' || code === 'EDQUOT') return noSpace(entry, e)
+  return unpackFailed('layer', `entry ${JSON.stringify(entry)}: ${(e as Error).message}`, e)
 }

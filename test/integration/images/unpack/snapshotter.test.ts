@@ -253,3 +253,33 @@ describe('Snapshotter: concurrency', () => {
     expect(await s.list()).toEqual(layers.map((l) => l.diffId).sort())
   })
 })
+
+describe('Snapshotter: edge cases', () => {
+  it('an entry below a path this layer whited out re-creates it as a directory', async () => {
+    const s = new Snapshotter({ root: join(work, 'wh-then-dir') })
+    const l = await layer([whiteout('opt/app'), file('opt/app/new', 'n')])
+    const r = await s.unpack(l.diffId, chunked(l.tar))
+    expect((await lstat(join(r.path, 'opt/app'))).isDirectory()).toBe(true)
+    expect(await readFile(join(r.path, 'opt/app/new'), 'utf8')).toBe('n')
+  })
+
+  it('durable: true syncs before publishing and still unpacks', async () => {
+    const s = new Snapshotter({ root: join(work, 'durable'), durable: true })
+    expect((await s.unpack(base.diffId, chunked(base.tar))).size).toBe(base.tar.length)
+  })
+
+  it('a full filesystem fails with NO_SPACE and leaves no staging dir', async () => {
+    const mnt = join(work, 'small')
+    await mkdir(mnt)
+    await exec(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'skiff-test-small', mnt])
+    try {
+      const s = new Snapshotter({ root: mnt })
+      const l = await layer([file('a', Buffer.alloc(600_000, 1)), file('b', Buffer.alloc(600_000, 2))])
+      await expect(s.unpack(l.diffId, chunked(l.tar))).rejects.toMatchObject({ code: 'NO_SPACE', kind: 'resource_exhausted' })
+      expect(await s.list()).toEqual([])
+      expect(await readdir(join(mnt, 'tmp'))).toEqual([])
+    } finally {
+      await exec(['umount', mnt])
+    }
+  })
+})
