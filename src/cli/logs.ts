@@ -20,7 +20,8 @@ interface WireRecord {
 
 /** Stream a job's output to our stdout/stderr, keeping the streams apart.
  *  On a dropped connection while following, resume from the last offset. */
-export async function followLogs(c: Client, id: string, o: FollowOptions): Promise<void> {
+export async function followLogs(c: Client, idOrName: string, o: FollowOptions): Promise<void> {
+  const { id } = await c.json<{ id: string }>('GET', `/jobs/${encodeURIComponent(idOrName)}`)
   let from: number | undefined
   for (let attempt = 0; ; attempt++) {
     const qs = new URLSearchParams()

@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process'
+import { existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PACKAGE_ROOT } from '../../../src/lib/paths.js'
+import { importBusybox, removeDataDir, startDaemon, type TestDaemon } from '../../helpers/daemon.js'
+
+// The `skiff` CLI as users run it, against a real daemon over its unix socket.
+let d: TestDaemon
+beforeAll(async () => {
+  d = await startDaemon()
+  await importBusybox(d)
+}, 120_000)
+afterAll(async () => {
+  await d?.stop()
+  if (d) removeDataDir(d.dataDir)
+})
+
+function skiff(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/skiff.js'), ...args], {
+      env: { ...process.env, SKIFF_SOCKET: d.socket, SKIFF_HOST: '', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    c.stdout.on('data', (b) => (stdout += b))
+    c.stderr.on('data', (b) => (stderr += b))
+    c.stdin.end(opts.input ?? '')
+    c.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+describe('skiff CLI', () => {
+  it('run in the foreground streams stdout and stderr apart and exits with the job\'s code', async () => {
+    const r = await skiff(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 5'])
+    expect(r).toMatchObject({ code: 5, stdout: 'out\n' })
+    expect(r.stderr).toContain('err\n')
+  })
+
+  it('run -d, ps, logs, inspect, exec, kill, wait, rm', async () => {
+    const id = (await skiff(['run', '-d', '--name', 'cli-svc', '-e', 'GREETING=hey', 'busybox', 'sh', '-c', 'echo $GREETING; sleep 30'])).stdout.trim()
+    expect(id).toMatch(/^[0-9A-Z]{26}$/)
+    for (let i = 0; i < 100 && (await d.api('GET', `/jobs/${id}`)).json.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 20))
+    expect((await skiff(['ps'])).stdout).toMatch(/cli-svc/)
+    await new Promise((r) => setTimeout(r, 200))
+    expect((await skiff(['logs', 'cli-svc'])).stdout).toBe('hey\n')
+    const ex = await skiff(['exec', 'cli-svc', 'hostname'])
+    expect(ex.code).toBe(0)
+    expect(ex.stdout.trim()).toBe(id.slice(-12).toLowerCase())
+    const insp = JSON.parse((await skiff(['inspect', 'cli-svc'])).stdout)
+    expect(insp).toMatchObject({ id, name: 'cli-svc', state: 'running' })
+    expect((await skiff(['rm', 'cli-svc'])).code).toBe(1)
+    expect((await skiff(['kill', 'cli-svc'])).code).toBe(0)
+    const w = await skiff(['wait', 'cli-svc'])
+    expect(w.stdout.trim()).toBe('137')
+    expect((await skiff(['rm', 'cli-svc'])).code).toBe(0)
+    expect((await skiff(['ps', '-a', '-q'])).stdout).not.toContain(id)
+  })
+
+  it('names a bad flag value and a missing daemon clearly', async () => {
+    const r = await skiff(['run', '-m', 'lots', 'busybox', 'true'])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/limits\.memory/)
+    const gone = await skiff(['ps'], { env: { SKIFF_SOCKET: join(d.dataDir, 'nope.sock') } })
+    expect(gone.code).toBe(1)
+    expect(gone.stderr).toMatch(/cannot reach the skiff daemon/)
+  })
+
+  it('save, rmi, load and import round-trip an image', async () => {
+    const tar = join(d.dataDir, 'saved.tar')
+    const sv = await skiff(['save', '-o', tar, 'busybox'])
+    expect(sv.code, sv.stderr).toBe(0)
+    expect(statSync(tar).size).toBeGreaterThan(100_000)
+    expect((await skiff(['rmi', 'busybox'])).code).toBe(0)
+    expect((await skiff(['images', '-q'])).stdout.trim()).toBe('')
+    const l = await skiff(['load', '-i', tar])
+    expect(l.code, l.stderr).toBe(0)
+    expect(l.stdout).toContain('busybox')
+    expect((await skiff(['run', '--rm', 'busybox', 'echo', 'back'])).stdout).toBe('back\n')
+    expect(existsSync(tar)).toBe(true)
+  })
+
+  it('doctor reports this host\'s checks', async () => {
+    const r = await skiff(['doctor', '--json'])
+    const findings = JSON.parse(r.stdout) as { check: string; ok: boolean }[]
+    expect(findings.find((f) => f.check === 'crun')).toMatchObject({ ok: true })
+    expect(findings.find((f) => f.check === 'overlayfs')).toMatchObject({ ok: true })
+  })
+})
