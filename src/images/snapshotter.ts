@@ -78,8 +78,10 @@ export class Snapshotter {
    *  hashing the tar bytes on the way; DIFF_ID_MISMATCH if they differ from
    *  expectedDiffId. Publishes by rename only on success; on any failure (bad entry,
    *  input error, abort) the temp dir is removed and nothing is published.
-   *  Concurrent calls for one diff id share one extraction; the streams of the callers
-   *  that joined (or of calls for an already published snapshot) are destroyed unread. */
+   *  Concurrent calls for one diff id share one extraction. The stream of a caller that
+   *  joined (or that asked for an already published snapshot) is drained and discarded,
+   *  not destroyed: a caller teeing a download into the content store and into unpack
+   *  still sees its digest verification reach the end. */
   unpack(expectedDiffId: Digest, tar: Readable, opts: { signal?: AbortSignal } = {}): Promise<UnpackResult> {
     if (!DIFF_ID.test(expectedDiffId)) {
       tar.destroy()
@@ -90,7 +92,7 @@ export class Snapshotter {
       mine = true
       return this.#unpack(expectedDiffId, tar, opts)
     })
-    if (!mine) tar.destroy()
+    if (!mine) drain(tar)
     return p
   }
 
@@ -98,7 +100,7 @@ export class Snapshotter {
     const final = this.#dir(diffId)
     const existing = await this.#published(diffId, final)
     if (existing) {
-      tar.destroy()
+      drain(tar)
       return existing
     }
     if (opts.signal?.aborted) {
@@ -168,4 +170,10 @@ export class Snapshotter {
     const names = await readdir(join(this.root, 'sha256'))
     return names.filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest).sort()
   }
+}
+
+/** Read a stream to its end and drop the bytes; its errors are the owner's business. */
+function drain(s: Readable): void {
+  s.on('error', () => {})
+  s.resume()
 }
