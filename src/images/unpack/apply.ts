@@ -79,12 +79,13 @@ export class StreamedFile {
     return new Promise((resolve, reject) => open(path, FILE_FLAGS, m.mode & 0o777, (e, fd) => (e ? reject(e) : resolve(new StreamedFile(path, fd)))))
   }
 
-  write(chunk: Buffer): Promise<void> {
+  /** Positional write of a whole chunk; several may be in flight at once. */
+  write(chunk: Buffer, position: number): Promise<void> {
     return new Promise((resolve, reject) => {
       let off = 0
       const more = () => {
         if (off >= chunk.length) return resolve()
-        write(this.fd, chunk, off, chunk.length - off, null, (e, n) => {
+        write(this.fd, chunk, off, chunk.length - off, position + off, (e, n) => {
           if (e) return reject(e)
           off += n
           more()

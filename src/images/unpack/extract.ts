@@ -32,6 +32,8 @@ export interface ExtractResult {
   entries: number
 }
 
+const STREAM_WINDOW = 8 << 20
+
 type Kind = 'dir' | 'file' | 'symlink' | 'node' | 'whiteout'
 
 /** Extract an uncompressed layer tar into `dir` in overlayfs form, hashing the tar
@@ -160,10 +162,27 @@ class Extraction {
           this.#track(name, p)
           return
         }
+        // Large file: positional writes overlap with reading the next chunks
+        // (at most STREAM_WINDOW bytes in flight; chunks are views of input buffers
+        // that nothing reuses).
         const f = await StreamedFile.open(abs, meta)
+        const inflight = new Set<Promise<void>>()
+        let pos = 0
+        let pending = 0
         try {
-          for await (const chunk of reader.chunks()) await f.write(chunk)
+          for await (const chunk of reader.chunks()) {
+            const w = f.write(chunk, pos).finally(() => {
+              inflight.delete(w)
+              pending -= chunk.length
+            })
+            inflight.add(w)
+            pos += chunk.length
+            pending += chunk.length
+            while (pending > STREAM_WINDOW) await Promise.race(inflight)
+          }
+          await Promise.all(inflight)
         } catch (e) {
+          await Promise.allSettled(inflight)
           f.abort()
           throw e
         }
