@@ -38,12 +38,14 @@ export async function startDaemon(opts: { maxConcurrent?: number; runtime?: stri
   const socket = join(dataDir, 'api.sock')
   const port = await freePort()
   let agent = new Agent({ connect: { socketPath: socket } })
-  const args = [join(PACKAGE_ROOT, 'node_modules/tsx/dist/cli.mjs'), join(PACKAGE_ROOT, 'src/cli/main.ts'), 'daemon', '--data-dir', dataDir, '--socket', socket, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn']
+  // One process (node + the tsx loader), not the tsx CLI: its wrapper process would
+  // take the SIGKILL of kill9() and leave the real daemon running as an orphan.
+  const args = ['--import', 'tsx', join(PACKAGE_ROOT, 'src/cli/main.ts'), 'daemon', '--data-dir', dataDir, '--socket', socket, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn']
   if (opts.maxConcurrent) args.push('--max-concurrent', String(opts.maxConcurrent))
   if (opts.runtime) args.push('--runtime', opts.runtime)
   let child!: ChildProcess
   const launch = async () => {
-    child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...opts.env } })
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...opts.env }, cwd: PACKAGE_ROOT })
     const t0 = Date.now()
     for (;;) {
       if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}`)
@@ -89,7 +91,9 @@ export async function startDaemon(opts: { maxConcurrent?: number; runtime?: stri
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM')
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000)
         await new Promise((r) => child.once('exit', r))
+        clearTimeout(t)
       }
       await agent.close().catch(() => {})
     },
