@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SkiffError } from '../lib/errors.js'
-import { exec } from '../lib/exec.js'
+import { mountFs, unmountFs } from '../lib/mount.js'
 
 /** Pure: overlayfs mount options. lowerDirs top layer first, as overlayfs wants. */
 export function overlayOptions(lowerDirs: readonly string[], upper: string, work: string): string {
@@ -22,15 +22,16 @@ export async function mountRootfs(dir: string, lowerDirs: readonly string[]): Pr
   const work = join(dir, 'work')
   const merged = join(dir, 'merged')
   await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true }), mkdir(merged, { recursive: true })])
-  await exec(['mount', '-t', 'overlay', 'overlay', '-o', overlayOptions(lowerDirs, upper, work), merged], { errorCode: 'ROOTFS_MOUNT_FAILED' })
+  await mountFs({ source: 'overlay', target: merged, type: 'overlay', options: overlayOptions(lowerDirs, upper, work) })
   return { merged, dir }
 }
 
 export async function unmountRootfs(merged: string): Promise<void> {
-  const r = await exec(['umount', merged], { allowFailure: true })
-  if (r.code !== 0 && !/not mounted|no mount point|not found/i.test(r.stderr)) {
+  try {
+    await unmountFs(merged)
+  } catch {
     // Busy (a straggler process still holds it): detach lazily rather than leak it.
-    await exec(['umount', '-l', merged], { allowFailure: true })
+    await unmountFs(merged, { lazy: true }).catch(() => false)
   }
 }
 
