@@ -72,6 +72,10 @@ export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?:
         sync.removeAllListeners('data')
         ;(sync as unknown as { destroy(): void }).destroy()
         resolve(pid)
+      } else if (msg.message && /executable file .* not found|no such file or directory/i.test(msg.message) && !settled) {
+        settled = true
+        const m = /`([^`]+)`/.exec(msg.message)
+        reject(new SkiffError('invalid_argument', 'EXECUTABLE_NOT_FOUND', `cmd: ${m ? `executable ${JSON.stringify(m[1])}` : 'the command'} not found in the image: ${msg.message.trim()}`, { field: 'cmd' }))
       } else fail((msg.message ?? err.trim()) || 'conmon reported no pid')
     })
     sync.on('end', () => fail(err.trim() || 'conmon exited without reporting a pid'))

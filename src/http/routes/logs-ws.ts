@@ -153,10 +153,10 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
         subs.delete(msg.unsubscribe)
         return
       }
-      const id = msg.subscribe
-      if (!deps.jobs.get(id)) {
-        const e = jobNotFound(id)
-        return sender.send({ job: id, error: { code: e.code, message: e.message } })
+      const id = deps.jobs.get(msg.subscribe)?.id
+      if (!id) {
+        const e = jobNotFound(msg.subscribe)
+        return sender.send({ job: msg.subscribe, error: { code: e.code, message: e.message } })
       }
       subs.get(id)?.abort()
       const ac = new AbortController()
@@ -177,13 +177,14 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     }
     if (!deps.authorize(req)) return reject(socket, 401, 'Unauthorized', { error: { code: 'UNAUTHENTICATED', message: 'missing or invalid token (Authorization: Bearer, Sec-WebSocket-Protocol bearer.<token>, or ?token=)' } })
     if (m) {
-      const id = decodeURIComponent(m[1]!)
+      const asked = decodeURIComponent(m[1]!)
       const fromRaw = url.searchParams.get('from') ?? '0'
       const stream = url.searchParams.get('stream') ?? 'all'
       if (!/^\d+$/.test(fromRaw)) return reject(socket, 400, 'Bad Request', { error: { code: 'INVALID_ARGUMENT', message: 'from: expected a non-negative integer', field: 'from' } })
       if (stream !== 'stdout' && stream !== 'stderr' && stream !== 'all') return reject(socket, 400, 'Bad Request', { error: { code: 'INVALID_ARGUMENT', message: 'stream: expected stdout, stderr or all', field: 'stream' } })
-      if (!deps.jobs.get(id)) {
-        const e = jobNotFound(id)
+      const id = deps.jobs.get(asked)?.id
+      if (!id) {
+        const e = jobNotFound(asked)
         return reject(socket, 404, 'Not Found', { error: { code: e.code, message: e.message } })
       }
       wss.handleUpgrade(req, socket, head, (ws) => {

@@ -126,9 +126,10 @@ function encodeStream(items: AsyncGenerator<LogRecord | { exit: LogExit }>, ac: 
 
 export function logsRoutes(d: LogsRouteDeps) {
   return new Hono().get('/jobs/:id/logs', async (c) => {
-    const id = c.req.param('id')
     const q = query(c, LogsQuery)
-    if (!d.jobs.get(id)) throw jobNotFound(id)
+    // by id or by name: logs live under the job's id
+    const id = d.jobs.get(c.req.param('id'))?.id
+    if (!id) throw jobNotFound(c.req.param('id'))
     const ndjson = (c.req.header('accept') ?? '').includes('application/x-ndjson')
     const ac = new AbortController()
     c.req.raw.signal?.addEventListener('abort', () => ac.abort(), { once: true })

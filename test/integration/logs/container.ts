@@ -82,7 +82,9 @@ export async function runContainer(bundle: Bundle, args: string[], logPath: stri
       synced += b.toString()
       if (/"(?:pid|data)"\s*:\s*-?\d+/.test(synced)) resolve()
     })
-    child.on('exit', (code) => setTimeout(() => reject(new Error(`conmon exited ${code} before create: ${stderr} ${synced}`)), 50))
+    // conmon's first process exits as it daemonizes, long before `create` ends under
+    // load: only the sync pipe closing without a message means failure.
+    sync.on('end', () => reject(new Error(`conmon closed the sync pipe before create: ${stderr} ${synced}`)))
   })
   const m = /"(?:pid|data)"\s*:\s*(-?\d+)/.exec(synced)!
   if (Number(m[1]) < 0) throw new Error(`container create failed: ${synced} ${stderr}`)
