@@ -1,0 +1,82 @@
+// start → exit-code-known for `true` in a prepared busybox rootfs: skiff's runtime
+// path (overlay + bundle + conmon + crun, exit seen by inotify) next to bare
+// `crun run` of a prepared bundle and `podman run --rm --network none` of the
+// same rootfs, in the same run. Teardown is outside skiff's timing (it runs
+// after the exit is reported, as in the daemon), inside crun's and podman's.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ImageRecord } from '../src/images/types.js'
+import { PACKAGE_ROOT } from '../src/lib/paths.js'
+import { createRuntime } from '../src/runtime/index.js'
+import { podman, PODMAN_ULIMITS, timeSync } from './peers.js'
+import { median, row, type BenchRow } from './types.js'
+
+export async function benchRuntime(opts: { runs?: number } = {}): Promise<BenchRow[]> {
+  const runs = opts.runs ?? 50
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-rt-'))
+  const rootfs = join(dir, 'rootfs')
+  mkdirSync(rootfs)
+  const tar = join(dir, 'bb.tar')
+  execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/make-busybox-rootfs'), tar])
+  execFileSync('tar', ['-C', rootfs, '-xf', tar])
+  const rows: BenchRow[] = []
+  const rt = createRuntime({ root: join(dir, 'rt') })
+  try {
+    const image: ImageRecord = { id: 'sha256:00', refs: [], manifestDigest: 'sha256:00', platform: { os: 'linux', architecture: 'amd64' }, config: { Cmd: ['true'] }, layers: [], size: 0, createdAt: new Date(0) }
+    const skiff: number[] = []
+    for (let i = 0; i < runs + 5; i++) {
+      const t0 = performance.now()
+      const c = await rt.create({ id: `b${i}`, image, lowerDirs: [rootfs], process: { env: {} }, limits: {}, network: { mode: 'none', ports: [] }, mounts: [], logPath: join(dir, `b${i}.log`) })
+      await c.start()
+      const e = await c.wait()
+      const ms = performance.now() - t0
+      if (e.exitCode !== 0) throw new Error(`true exited ${e.exitCode}`)
+      if (i >= 5) skiff.push(ms)
+      await c.remove()
+    }
+
+    // bare crun: a bundle prepared once (crun's default spec on the same rootfs)
+    const bundle = join(dir, 'bundle')
+    mkdirSync(bundle)
+    execFileSync('crun', ['spec'], { cwd: bundle })
+    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'))
+    spec.root = { path: rootfs, readonly: true }
+    spec.process.terminal = false
+    spec.process.args = ['true']
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec))
+    const crun: number[] = []
+    for (let i = 0; i < runs + 5; i++) {
+      const ms = timeSync(() => {
+        const r = spawnSync('crun', ['--root', join(dir, 'crun-state'), 'run', '--bundle', bundle, `c${i}`], { stdio: 'ignore' })
+        if (r.status !== 0) throw new Error('crun run failed')
+      })
+      if (i >= 5) crun.push(ms)
+    }
+    rows.push(row(`runtime: start→exit known, true (median of ${runs})`, median(skiff), 'crun run (bare, prepared)', median(crun), 'target ≤ 2.5× bare crun'))
+
+    const p = podman()
+    if (p.available) {
+      try {
+        if (p.run(['import', tar, 'localhost/busybox:latest']).status !== 0) throw new Error('podman import failed')
+        const once = () => {
+          const r = p.run(['run', '--rm', '--network', 'none', ...PODMAN_ULIMITS, 'localhost/busybox:latest', 'true'])
+          if (r.status !== 0) throw new Error(r.stderr)
+        }
+        once()
+        const pm: number[] = []
+        for (let i = 0; i < 15; i++) pm.push(timeSync(once))
+        rows.push(row('runtime: start→exit known, true', median(skiff), 'podman run --rm --network none', median(pm), 'target > 10× faster than podman'))
+      } finally {
+        p.cleanup()
+      }
+    }
+  } finally {
+    rt.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return rows
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) console.table(await benchRuntime())
