@@ -33,6 +33,9 @@ beforeAll(async () => {
     printf mine > ${src}/home/u/f && chown -R 1234:4321 ${src}/home/u && chmod 600 ${src}/home/u/f
     mkfifo -m 640 ${src}/home/fifo && mknod -m 660 ${src}/dev/tty0 c 4 0 && mknod -m 600 ${src}/dev/sda b 8 0
     d=${src}/$(printf 'long-directory-name-%.0s' 1 2 3 4 5 6)/$(printf 'x%.0s' $(seq 1 120)) && mkdir -p "$d" && printf deep > "$d/file-ü-名前"
+    # sub-second mtimes a double carries exactly to the microsecond (creation-time
+    # nanoseconds would round either way: see the README on utimes precision)
+    find ${src} -exec touch -h -d '2024-01-02 03:04:05.250000Z' {} +
     touch -h -d '2001-02-03 04:05:06Z' ${src}/bin/tool-sym
     touch -d '1999-12-31 23:59:59Z' ${src}/bin ${src}/home
     tar --format=pax --xattrs --xattrs-include='*' --numeric-owner -C ${src} -cf ${tarPath} .
