@@ -127,7 +127,7 @@ export class OciContainer implements Container {
     const exited = await this.d.exits.read(this.id)
     if (exited) await rm(join(this.d.cli.stateRoot, this.id), { recursive: true, force: true })
     else await this.d.cli.delete(this.id, { force: true })
-    await unmountRootfs(this.meta.merged)
+    await unmountRootfs(this.meta.merged, { lazy: !!exited })
     const left = await Promise.all(this.meta.cgroupDirs.all.map((d) => rmdir(d).then(() => undefined, (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : d))))
     // A cgroup we could not remove means processes survived: fall back to the runtime.
     if (exited && left.some(Boolean)) await this.d.cli.delete(this.id, { force: true })
