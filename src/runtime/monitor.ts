@@ -24,6 +24,8 @@ export function conmonArgs(id: string, p: MonitorPaths, opts: { timeoutSecs?: nu
     // too slow for short jobs; the log is in the page cache either way, which survives
     // a daemon crash (only power loss could cost the last bytes).
     '--no-sync-log',
+    // conmon drops an `oom` marker into its persist dir (default: its cwd)
+    '--persist-dir', p.bundle,
     '--log-level', 'error',
   ]
   for (const a of p.runtimeArgs) args.push('--runtime-arg', a)
