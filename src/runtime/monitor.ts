@@ -24,7 +24,7 @@ export function conmonArgs(id: string, p: MonitorPaths, opts: { timeoutSecs?: nu
     // too slow for short jobs; the log is in the page cache either way, which survives
     // a daemon crash (only power loss could cost the last bytes).
     '--no-sync-log',
-    // conmon drops an `oom` marker into its persist dir (default: its cwd)
+    // conmon drops `oom` markers into its persist dir and its cwd: both the bundle
     '--persist-dir', p.bundle,
     '--log-level', 'error',
   ]
@@ -43,6 +43,7 @@ export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?:
     const child = spawn(p.conmon, conmonArgs(id, p, opts), {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
       env: { ...process.env, _OCI_SYNCPIPE: '3' },
+      cwd: p.bundle,
       detached: true,
     })
     let out = ''
