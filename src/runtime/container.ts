@@ -87,12 +87,13 @@ export class OciContainer implements Container {
   }
 
   async #waitOnce(signal?: AbortSignal): Promise<ExitStatus> {
-    const { code, at } = await this.d.exits.wait(this.id, signal)
+    const { code, atMs } = await this.d.exits.wait(this.id, signal)
     this.#timer?.cancel()
     const usage = await readUsage(this.meta.cgroupMode, this.meta.cgroupDirs)
     const marker = await access(this.#timedOutMarker).then(() => true, () => false)
     const startedAt = this.meta.startedAt ?? this.meta.createdAt
-    const wallMs = Math.max(0, at.getTime() - startedAt)
+    // the exit file's mtime has sub-millisecond precision; Date does not
+    const wallMs = Math.max(0, Math.round((atMs - startedAt) * 100) / 100)
     const { exitCode, signal: sig } = decodeExit(code)
     // Killed by conmon's -T backstop while skiff was down: no marker, but the clock says so.
     const timedOut = marker || (sig === 'SIGKILL' && !!this.meta.timeoutMs && wallMs >= this.meta.timeoutMs)

@@ -6,29 +6,29 @@ import { join } from 'node:path'
  *  as a backstop (inotify can miss events on some filesystems or under load). */
 export class ExitWatcher {
   #watcher: FSWatcher | undefined
-  #waiters = new Map<string, Set<(r: { code: number; at: Date }) => void>>()
+  #waiters = new Map<string, Set<(r: { code: number; atMs: number }) => void>>()
   #poll: NodeJS.Timeout | undefined
 
   constructor(readonly dir: string, private readonly pollMs = 1000) {}
 
   /** The exit code if conmon has written it. */
-  async read(id: string): Promise<{ code: number; at: Date } | undefined> {
+  async read(id: string): Promise<{ code: number; atMs: number } | undefined> {
     const f = join(this.dir, id)
     try {
       const [text, st] = await Promise.all([readFile(f, 'utf8'), stat(f)])
       if (!/^-?\d+\s*$/.test(text)) return undefined // still being written
-      return { code: Number(text), at: st.mtime }
+      return { code: Number(text), atMs: st.mtimeMs }
     } catch {
       return undefined
     }
   }
 
-  wait(id: string, signal?: AbortSignal): Promise<{ code: number; at: Date }> {
+  wait(id: string, signal?: AbortSignal): Promise<{ code: number; atMs: number }> {
     this.#ensureWatching()
     return new Promise((resolve, reject) => {
       const set = this.#waiters.get(id) ?? new Set()
       this.#waiters.set(id, set)
-      const done = (r: { code: number; at: Date }) => {
+      const done = (r: { code: number; atMs: number }) => {
         set.delete(done)
         if (!set.size) this.#waiters.delete(id)
         signal?.removeEventListener('abort', onAbort)
