@@ -121,9 +121,10 @@ describe('kill -9 of the daemon', () => {
     await d.kill9()
     await d.restart()
     for (const [i, id] of ids.entries()) {
-      const j = (await d.api('POST', `/jobs/${id}/wait?timeout=20s`)).json
-      expect(j).toMatchObject({ state: 'exited', exitCode: i })
+      const j = (await d.api('POST', `/jobs/${id}/wait?timeout=40s`)).json
+      const events = (await d.api('GET', `/jobs/${id}/events`)).json
+      expect(j, JSON.stringify({ j, events })).toMatchObject({ state: 'exited', exitCode: i })
     }
     expect((await d.api('POST', `/jobs/${queued}/wait?timeout=20s`)).json).toMatchObject({ state: 'exited', exitCode: 7 })
-  }, 60_000)
+  }, 120_000)
 })
