@@ -1,6 +1,6 @@
 import { constants } from 'node:os'
 import { readFile, rm, rmdir, writeFile, access } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { Clock } from '../lib/clock.js'
 import type { Logger } from '../lib/log.js'
 import type { CgroupMode } from './cgroups/detect.js'
@@ -132,7 +132,9 @@ export class OciContainer implements Container {
     const left = await Promise.all(this.meta.cgroupDirs.all.map((d) => rmdir(d).then(() => undefined, (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : d))))
     // A cgroup we could not remove means processes survived: fall back to the runtime.
     if (exited && left.some(Boolean)) await this.d.cli.delete(this.id, { force: true })
-    await Promise.all([removeDir(this.d.dir), rm(join(this.d.exits.dir, this.id), { force: true })])
+    // conmon leaves its attach-socket link in <root>/sockets/<id>
+    const socketLink = join(dirname(this.d.exits.dir), 'sockets', this.id)
+    await Promise.all([removeDir(this.d.dir), rm(join(this.d.exits.dir, this.id), { force: true }), rm(socketLink, { force: true })])
   }
 }
 

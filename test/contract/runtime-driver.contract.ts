@@ -165,6 +165,7 @@ export function runtimeContract(name: 'crun' | 'runc') {
       expect(readdirSync(join(dir, 'rt', 'containers'))).not.toContain(r.id)
       expect(existsSync(join(dir, 'rt', 'state', r.id))).toBe(false)
       expect(existsSync(join(dir, 'rt', 'exits', r.id))).toBe(false)
+      expect(readdirSync(join(dir, 'rt', 'sockets'))).not.toContain(r.id)
     })
 
     it('the container outlives the process that created it, and is adopted after', async () => {
