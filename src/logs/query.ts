@@ -1,6 +1,7 @@
 // Pure filters over decoded records: stream, since, tail N lines, coalescing.
 import { invalidSince } from './errors.js'
 import type { Stream } from './record.js'
+import { parseDuration } from '../lib/units.js'
 
 export interface LogRecord {
   /** Position of data[0] in the job's decoded output (stdout and stderr interleaved in file order). */
@@ -25,17 +26,12 @@ export function parseSince(input: string, now: Date): Date {
     if (Number.isNaN(ms)) throw invalidSince(input)
     return new Date(ms)
   }
-  if (/^\d+(\.\d+)?$/.test(s)) return new Date(now.getTime() - Number(s) * 1000)
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-  let total = 0
-  let pos = 0
-  let m: RegExpExecArray | null
-  while ((m = re.exec(s))) {
-    total += Number(m[1]) * unit[m[2]!]!
-    pos = re.lastIndex
+  let total: number
+  try {
+    total = parseDuration(s, 'since')
+  } catch {
+    throw invalidSince(input)
   }
-  if (pos !== s.length || s.length === 0) throw invalidSince(input)
   return new Date(now.getTime() - total)
 }
 
