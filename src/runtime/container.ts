@@ -129,13 +129,35 @@ export class OciContainer implements Container {
     if (exited) await rm(join(this.d.cli.stateRoot, this.id), { recursive: true, force: true })
     else await this.d.cli.delete(this.id, { force: true })
     await unmountRootfs(this.meta.merged, { lazy: !!exited })
-    const left = await Promise.all(this.meta.cgroupDirs.all.map((d) => rmdir(d).then(() => undefined, (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : d))))
-    // A cgroup we could not remove means processes survived: fall back to the runtime.
-    if (exited && left.some(Boolean)) await this.d.cli.delete(this.id, { force: true })
+    await removeCgroups(this.meta.cgroupDirs.all)
     // conmon leaves its attach-socket link in <root>/sockets/<id>
     const socketLink = join(dirname(this.d.exits.dir), 'sockets', this.id)
     await Promise.all([removeDir(this.d.dir), rm(join(this.d.exits.dir, this.id), { force: true }), rm(socketLink, { force: true })])
   }
+}
+
+/** rmdir every cgroup dir of the container. When pid 1 exits the kernel kills the
+ *  rest of its pid namespace, but they can take a moment to leave the cgroup
+ *  (EBUSY): kill what is left and retry for up to ~2 s rather than leak it. */
+export async function removeCgroups(dirs: readonly string[]): Promise<string[]> {
+  let left = [...dirs]
+  for (let attempt = 0; attempt < 40 && left.length; attempt++) {
+    const busy = await Promise.all(left.map((d) => rmdir(d).then(() => undefined, (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : d))))
+    left = busy.filter((d): d is string => !!d)
+    if (!left.length) break
+    for (const d of left) {
+      const procs = await readFile(join(d, 'cgroup.procs'), 'utf8').catch(() => '')
+      for (const pid of procs.split('\n').filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL')
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return left
 }
 
 export async function readMeta(dir: string): Promise<ContainerMeta | undefined> {

@@ -51,13 +51,15 @@ export class OciCli {
         const { bytesWritten } = await fh.write(Buffer.from('0'))
         // crun reports `created` for as long as the fifo exists; start removes it
         if (bytesWritten === 1) return await unlink(join(this.stateRoot, id, 'exec.fifo'))
-      } catch {
-        /* not waiting on the fifo: let the runtime decide */
+      } catch (e) {
+        // No fifo: crun removes it on start, so the container is already started
+        // (e.g. by a daemon that died right after). Anything else: ask crun.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
       } finally {
         await fh?.close()
       }
     }
-    await this.run(['start', id])
+    await this.run(['start', id], { timeoutMs: 30_000 })
   }
 
   async state(id: string): Promise<OciState | undefined> {

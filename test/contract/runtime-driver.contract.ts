@@ -126,6 +126,8 @@ export function runtimeContract(name: 'crun' | 'runc') {
       expect(Date.now() - t0).toBeLessThan(20_000)
       // the host is responsive: spawning works right away
       expect(execFileSync('true').length).toBe(0)
+      // and the stragglers' cgroup is gone with the container
+      for (const c of ['pids', 'memory', 'unified', '']) expect(existsSync(join('/sys/fs/cgroup', c, 'skiff', r.id))).toBe(false)
     }, 30_000)
 
     it('a timeout kills the job in about that time and says so', async () => {
