@@ -1,15 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { importBusybox, removeDataDir, startDaemon, type TestDaemon } from '../helpers/daemon.js'
+import { useBusyboxDaemon, type TestDaemon } from '../helpers/daemon.js'
 
+const daemon = useBusyboxDaemon()
 let d: TestDaemon
-beforeAll(async () => {
-  d = await startDaemon()
-  await importBusybox(d)
-}, 120_000)
-afterAll(async () => {
-  await d?.stop()
-  if (d) removeDataDir(d.dataDir)
+beforeAll(() => {
+  d = daemon()
 })
 
 const numbers = (text: string) => text.split('\n').filter(Boolean).map(Number)

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest'
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, createReadStream } from 'node:fs'
 import { createServer } from 'node:net'
@@ -118,4 +119,19 @@ export function removeDataDir(dir: string): void {
     try { execFileSync('umount', [m]) } catch { execFileSync('umount', ['-l', m]) }
   }
   rmSync(dir, { recursive: true, force: true })
+}
+
+/** A daemon with the busybox image for the tests of one file: started before
+ *  them, stopped and removed after. Read it through the returned getter. */
+export function useBusyboxDaemon(opts: Parameters<typeof startDaemon>[0] = {}): () => TestDaemon {
+  let d: TestDaemon | undefined
+  beforeAll(async () => {
+    d = await startDaemon(opts)
+    await importBusybox(d)
+  }, 120_000)
+  afterAll(async () => {
+    await d?.stop()
+    if (d) removeDataDir(d.dataDir)
+  })
+  return () => d!
 }

@@ -1,19 +1,15 @@
 import { spawn } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { PACKAGE_ROOT } from '../../../src/lib/paths.js'
-import { importBusybox, removeDataDir, startDaemon, type TestDaemon } from '../../helpers/daemon.js'
+import { useBusyboxDaemon, type TestDaemon } from '../../helpers/daemon.js'
 
 // The `skiff` CLI as users run it, against a real daemon over its unix socket.
+const daemon = useBusyboxDaemon()
 let d: TestDaemon
-beforeAll(async () => {
-  d = await startDaemon()
-  await importBusybox(d)
-}, 120_000)
-afterAll(async () => {
-  await d?.stop()
-  if (d) removeDataDir(d.dataDir)
+beforeAll(() => {
+  d = daemon()
 })
 
 function skiff(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
