@@ -40,6 +40,7 @@ export class JobService {
   readonly #d: JobServiceDeps
   readonly #queue: { id: string; memoryBytes: number }[] = []
   readonly #active = new Map<string, Active>()
+  readonly #teardowns = new Set<Promise<unknown>>()
   #accepting = true
   #dispatching = false
 
@@ -178,6 +179,14 @@ export class JobService {
       if (job.state === 'starting') this.#transition(job.id, 'running', { startedAt: this.#d.clock.now(), detail: 'adopted after daemon restart' })
       void this.#supervise(job.id, a, found)
     }
+    // Containers of jobs that had already ended but whose teardown a crash cut short.
+    for (const id of (await this.#d.runtime.list?.()) ?? []) {
+      if (this.#active.has(id)) continue
+      const job = this.#d.repo.get(id)
+      if (job && !isFinal(job.state)) continue
+      const c = await this.#d.runtime.adopt(id).catch(() => undefined)
+      if (c) this.#teardown(id, c)
+    }
     this.#dispatch()
   }
 
@@ -185,6 +194,7 @@ export class JobService {
   async stop(): Promise<void> {
     this.#accepting = false
     for (const a of this.#active.values()) if (!a.container) a.abort.abort()
+    await Promise.race([Promise.allSettled([...this.#teardowns]), new Promise((r) => setTimeout(r, 5000).unref())])
   }
 
   // ---- internals ------------------------------------------------------------
@@ -245,7 +255,7 @@ export class JobService {
           this.#finish(id, 'failed', { reason: err?.code ?? 'INTERNAL', message: err?.message ?? String(e) })
         }
       }
-      if (a.container) void a.container.remove().catch((err) => this.#d.log.warn({ err, job: id }, 'container cleanup failed'))
+      if (a.container) this.#teardown(id, a.container)
     } finally {
       this.#release(id)
     }
@@ -263,8 +273,16 @@ export class JobService {
       this.#release(id)
       // Removal (unmount, runtime delete, cgroup) happens after the exit is
       // recorded: waiters get their answer without paying for teardown.
-      void c.remove().catch((err) => this.#d.log.warn({ err, job: id }, 'container cleanup failed'))
+      this.#teardown(id, c)
     }
+  }
+
+  /** Container teardown runs after the exit is recorded; stop() waits for it so a
+   *  daemon shutting down leaves no mount or cgroup behind. */
+  #teardown(id: string, c: ContainerLike): void {
+    const p = c.remove().catch((err) => this.#d.log.warn({ err, job: id }, 'container cleanup failed'))
+    this.#teardowns.add(p)
+    void p.finally(() => this.#teardowns.delete(p))
   }
 
   #recordExit(id: string, exit: ExitStatusLike, killedByUser: boolean): void {

@@ -43,6 +43,8 @@ export interface RuntimePort {
   create(spec: ContainerSpecLike): Promise<ContainerLike>
   /** After a daemon restart: the container (running or already exited) if it survived. */
   adopt(id: string): Promise<ContainerLike | undefined>
+  /** Ids of every container the runtime still holds. */
+  list?(): Promise<string[]>
 }
 
 export interface LogsPort {
