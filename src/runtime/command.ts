@@ -1,5 +1,5 @@
-import { SkiffError } from '../lib/errors.js'
 import type { ImageConfig } from '../images/types.js'
+import { noCommand } from './errors.js'
 import { DEFAULT_PATH } from './spec-defaults.js'
 
 /** docker's Entrypoint/Cmd rules: a request's entrypoint replaces the image's
@@ -8,7 +8,7 @@ export function resolveArgs(image: ImageConfig, req: { entrypoint?: string[]; cm
   const entrypoint = req.entrypoint ?? image.Entrypoint ?? []
   const cmd = req.cmd ?? (req.entrypoint !== undefined ? [] : (image.Cmd ?? []))
   const args = [...entrypoint, ...cmd]
-  if (!args.length) throw new SkiffError('invalid_argument', 'NO_COMMAND', 'no command: the image has no Entrypoint or Cmd and the request gives none', { field: 'cmd' })
+  if (!args.length) throw noCommand()
   return args
 }
 

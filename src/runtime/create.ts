@@ -3,11 +3,11 @@ import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Cleanup } from '../lib/cleanup.js'
 import { realClock, type Clock } from '../lib/clock.js'
-import { SkiffError } from '../lib/errors.js'
 import { silentLogger, type Logger } from '../lib/log.js'
 import { cgroupDirs, detectCgroupMode } from './cgroups/detect.js'
 import { OciContainer, readMeta, type ContainerMeta } from './container.js'
 import { OciCli, type RuntimeName } from './driver.js'
+import { containerExists, invalidContainerId } from './errors.js'
 import { ExitWatcher } from './exit-watcher.js'
 import { launchMonitor } from './monitor.js'
 import { mountRootfs, removeDir, unmountRootfs } from './rootfs.js'
@@ -59,11 +59,11 @@ export function createRuntime(o: RuntimeOptions): Runtime {
     name: cli.name,
 
     async create(spec: ContainerSpec): Promise<Container> {
-      if (!ID.test(spec.id)) throw new SkiffError('invalid_argument', 'INVALID_CONTAINER_ID', `container id ${JSON.stringify(spec.id)} is not valid`)
+      if (!ID.test(spec.id)) throw invalidContainerId(spec.id)
       const dir = join(dirs.containers, spec.id)
       await using undo = new Cleanup()
       await mkdir(dir, { recursive: false, mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
-        throw e.code === 'EEXIST' ? new SkiffError('conflict', 'CONTAINER_EXISTS', `container ${spec.id} already exists`) : e
+        throw e.code === 'EEXIST' ? containerExists(spec.id) : e
       })
       undo.defer(() => removeDir(dir))
       const rootfs = await mountRootfs(dir, spec.lowerDirs)
@@ -125,7 +125,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
           exitDir: dirs.exits,
           socketDir: dirs.sockets,
         },
-        { timeoutSecs: spec.limits.timeoutMs ? Math.ceil(spec.limits.timeoutMs / 1000) + 2 : undefined },
+        { timeoutSecs: spec.limits.timeoutMs ? Math.ceil(spec.limits.timeoutMs / 1000) + 2 : undefined, command: oci.process.args[0] },
       )
       undo.defer(() => cli.delete(spec.id, { force: true }))
       const c = new OciContainer(spec.id, pid, meta, deps(spec.id))

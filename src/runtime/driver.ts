@@ -2,6 +2,7 @@ import { constants } from 'node:fs'
 import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { exec, type ExecResult } from '../lib/exec.js'
+import { runtimeFailed } from './errors.js'
 
 export type RuntimeName = 'crun' | 'runc' | 'runsc'
 
@@ -72,7 +73,7 @@ export class OciCli {
     const r = await this.run(['kill', ...(opts.all ? ['--all'] : []), id, signal.replace(/^SIG/, '')], { allowFailure: true })
     // Already gone is fine: the exit is what callers wait for.
     if (r.code !== 0 && !/not running|does not exist|not found|No such process|container .* is not running/i.test(r.stderr))
-      throw new Error(`${this.name} kill ${id}: ${r.stderr.trim()}`)
+      throw runtimeFailed(`${this.name} kill ${id} ${signal}`, r.stderr)
   }
 
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {

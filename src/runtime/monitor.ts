@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { SkiffError } from '../lib/errors.js'
+import { createFailed, monitorMissing } from './errors.js'
 
 export interface MonitorPaths {
   conmon: string
@@ -38,7 +38,7 @@ export function conmonArgs(id: string, p: MonitorPaths, opts: { timeoutSecs?: nu
 /** Start conmon and wait until the runtime has created the container. conmon
  *  reports on the sync pipe (fd 3): {"data": <pid>} on success, a negative pid
  *  and a message on failure. Without the pipe it would return before `create`. */
-export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?: number } = {}): Promise<number> {
+export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?: number; command?: string } = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(p.conmon, conmonArgs(id, p, opts), {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
@@ -53,7 +53,7 @@ export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?:
     const fail = (why: string) => {
       if (settled) return
       settled = true
-      reject(new SkiffError('internal', 'CONTAINER_CREATE_FAILED', `create container ${id}: ${why}`, { detail: { sync: out, stderr: err } }))
+      reject(createFailed(id, why, opts.command))
     }
     const sync = child.stdio[3] as NodeJS.ReadableStream
     // The daemonized conmon keeps the pipe open for later messages: settle on the
@@ -75,13 +75,13 @@ export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?:
         sync.removeAllListeners('data')
         ;(sync as unknown as { destroy(): void }).destroy()
         resolve(pid)
-      } else if (msg.message && /executable file .* not found|no such file or directory/i.test(msg.message) && !settled) {
-        settled = true
-        const m = /`([^`]+)`/.exec(msg.message)
-        reject(new SkiffError('invalid_argument', 'EXECUTABLE_NOT_FOUND', `cmd: ${m ? `executable ${JSON.stringify(m[1])}` : 'the command'} not found in the image: ${msg.message.trim()}`, { field: 'cmd' }))
       } else fail((msg.message ?? err.trim()) || 'conmon reported no pid')
     })
     sync.on('end', () => fail(err.trim() || 'conmon exited without reporting a pid'))
-    child.on('error', (e) => reject(new SkiffError('failed_precondition', 'MONITOR_MISSING', `cannot start conmon (${p.conmon}): ${e.message}`, { cause: e })))
+    child.on('error', (e) => {
+      if (settled) return
+      settled = true
+      reject(monitorMissing(p.conmon, e))
+    })
   })
 }

@@ -1,12 +1,12 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { SkiffError } from '../lib/errors.js'
+import { badLayerPath, noLayers } from './errors.js'
 import { mountFs, unmountFs } from '../lib/mount.js'
 
 /** Pure: overlayfs mount options. lowerDirs top layer first, as overlayfs wants. */
 export function overlayOptions(lowerDirs: readonly string[], upper: string, work: string): string {
-  if (!lowerDirs.length) throw new SkiffError('invalid_argument', 'NO_LAYERS', 'image has no layers')
-  for (const d of lowerDirs) if (/[,:]/.test(d)) throw new SkiffError('internal', 'BAD_LAYER_PATH', `layer path ${d} contains "," or ":"`)
+  if (!lowerDirs.length) throw noLayers()
+  for (const d of lowerDirs) if (/[,:]/.test(d)) throw badLayerPath(d)
   // index=off: upper dirs are throwaway; no need to track hardlink origins across mounts.
   return `lowerdir=${lowerDirs.join(':')},upperdir=${upper},workdir=${work},index=off`
 }

@@ -1,4 +1,4 @@
-import { SkiffError } from '../lib/errors.js'
+import { unknownUser } from './errors.js'
 
 export interface ResolvedUser {
   uid: number
@@ -27,8 +27,7 @@ export function parseGroup(text: string): GroupEntry[] {
 }
 
 const isNum = (s: string) => /^\d+$/.test(s)
-const unknown = (what: string, name: string) =>
-  new SkiffError('invalid_argument', 'UNKNOWN_USER', `user: no ${what} ${JSON.stringify(name)} in the image's /etc/${what === 'user' ? 'passwd' : 'group'}`, { field: 'user' })
+const unknown = unknownUser
 
 /** Resolve docker's user forms ("name", "uid", "uid:gid", "name:group", "") against
  *  the image's /etc/passwd and /etc/group contents (either may be absent). */
