@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
-import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Cleanup } from '../lib/cleanup.js'
 import { realClock, type Clock } from '../lib/clock.js'
@@ -112,6 +112,8 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         merged: rootfs.merged,
       }
       await writeFile(join(dir, 'meta.json'), JSON.stringify(meta))
+      // conmon links <sockets>/<id> to its attach socket before the runtime runs: a failed create leaves it
+      undo.defer(() => rm(join(dirs.sockets, spec.id), { force: true }))
       const pid = await launchMonitor(
         spec.id,
         {

@@ -1,11 +1,32 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ImageRecord } from '../../src/images/types.js'
 import { PACKAGE_ROOT } from '../../src/lib/paths.js'
+import { cgroupDirs, detectCgroupMode } from '../../src/runtime/cgroups/detect.js'
 import { createRuntime, type ContainerSpec, type ExitStatus, type Runtime } from '../../src/runtime/index.js'
+
+/** A one-layer busybox rootfs from the host's static /bin/busybox: one symlink per
+ *  applet, root and nobody (65534) in /etc/passwd, their groups in /etc/group. */
+export function makeBusyboxRootfs(root: string): void {
+  mkdirSync(join(root, 'bin'), { recursive: true })
+  copyFileSync('/bin/busybox', join(root, 'bin/busybox'))
+  chmodSync(join(root, 'bin/busybox'), 0o755)
+  for (const applet of execFileSync('/bin/busybox', ['--list-full'], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+    const p = join(root, applet)
+    if (applet === 'bin/busybox' || applet === 'linuxrc' || existsSync(p)) continue
+    mkdirSync(dirname(p), { recursive: true })
+    symlinkSync('/bin/busybox', p)
+  }
+  for (const d of ['etc', 'root', 'tmp', 'proc', 'sys', 'dev', 'run', 'var']) mkdirSync(join(root, d), { recursive: true })
+  chmodSync(join(root, 'tmp'), 0o1777)
+  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n')
+  writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n')
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** The runtime's behaviour, the same for every OCI runtime skiff drives. */
 export function runtimeContract(name: 'crun' | 'runc') {
@@ -22,9 +43,7 @@ export function runtimeContract(name: 'crun' | 'runc') {
     beforeAll(() => {
       dir = mkdtempSync(join(tmpdir(), `skiff-rt-${name}-`))
       rootfs = join(dir, 'busybox')
-      mkdirSync(rootfs)
-      execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/make-busybox-rootfs'), join(dir, 'bb.tar')])
-      execFileSync('tar', ['-C', rootfs, '-xf', join(dir, 'bb.tar')])
+      makeBusyboxRootfs(rootfs)
       rt = createRuntime({ root: join(dir, 'rt'), runtime: name })
     })
     afterAll(() => {
@@ -102,13 +121,17 @@ export function runtimeContract(name: 'crun' | 'runc') {
     it('runs as another user, with env and cwd', async () => {
       const r = await run(['sh', '-c', 'id -u; id -g; echo $GREETING; pwd'], { process: { cmd: ['sh', '-c', 'id -u; id -g; echo $GREETING; pwd'], env: { GREETING: 'hi' }, cwd: '/tmp', user: 'nobody' } })
       expect(r.stdout).toBe('65534\n65534\nhi\n/tmp\n')
-      const n2 = await run(['id', '-u'], { process: { cmd: ['id', '-u'], env: {}, user: '1234:5678' } })
-      expect(n2.stdout).toBe('1234\n')
+      const n2 = await run(['id', '-u'], { process: { cmd: ['id', '-u'], env: {}, user: '65534:65534' } })
+      expect(n2.stdout).toBe('65534\n')
+      const n3 = await run(['sh', '-c', 'id -u; id -g'], { process: { cmd: ['sh', '-c', 'id -u; id -g'], env: {}, user: '1234:5678' } })
+      expect(n3.stdout).toBe('1234\n5678\n')
     })
 
     it('feeds stdin data, then EOF', async () => {
-      const r = await run(['wc', '-c'], { process: { cmd: ['wc', '-c'], env: {}, stdin: Buffer.from('hello\n') } })
-      expect(r.stdout.trim()).toBe('6')
+      const r = await run(['cat'], { process: { cmd: ['cat'], env: {}, stdin: Buffer.from('hello\nstdin\n') } })
+      expect(r).toMatchObject({ exitCode: 0, stdout: 'hello\nstdin\n' })
+      // without stdin data the job reads EOF at once rather than hanging
+      expect(await run(['wc', '-c'])).toMatchObject({ exitCode: 0, stdout: '0\n' })
     })
 
     it('a memory limit ends in oomKilled', async () => {
@@ -120,30 +143,45 @@ export function runtimeContract(name: 'crun' | 'runc') {
 
     it('a pids limit contains a fork bomb', async () => {
       const t0 = Date.now()
-      const r = await sh('for i in $(seq 300); do sleep 3 & done; echo all-started; wait', { limits: { pids: 64 } })
-      expect(r.stderr).toMatch(/fork/i)
-      expect(r.stdout).not.toContain('all-started')
+      // pid 1 starts the bomb in a child shell, then becomes `sleep 3` (exec: no fork needed)
+      const s = spec(['sh', '-c', "sh -c 'bomb() { bomb | bomb & }; bomb'; exec sleep 3"], { limits: { pids: 64 } })
+      const c = await rt.create(s)
+      await c.start()
+      await sleep(700)
+      // while it runs: held at the limit, and the host still spawns at once
+      const pids = cgroupDirs(detectCgroupMode(), `/skiff/${s.id}`).pids
+      const current = Number(readFileSync(join(pids, 'pids.current'), 'utf8'))
+      expect(current).toBeLessThanOrEqual(64)
+      expect(current).toBeGreaterThan(32) // the bomb is really there, pressing on the limit
+      const t1 = performance.now()
+      execFileSync('true')
+      expect(performance.now() - t1).toBeLessThan(1000)
+      const exit = await c.wait()
+      await c.remove()
+      const r = { ...exit, ...output(s.logPath), id: s.id }
+      expect(r.stderr).toMatch(/can't fork|resource temporarily unavailable/i)
+      expect(r).toMatchObject({ exitCode: 0, signal: null }) // the job itself was unharmed
       expect(Date.now() - t0).toBeLessThan(20_000)
-      // the host is responsive: spawning works right away
-      expect(execFileSync('true').length).toBe(0)
       // and the stragglers' cgroup is gone with the container
       for (const c of ['pids', 'memory', 'unified', '']) expect(existsSync(join('/sys/fs/cgroup', c, 'skiff', r.id))).toBe(false)
     }, 30_000)
 
     it('a timeout kills the job in about that time and says so', async () => {
       const t0 = Date.now()
-      const r = await run(['sleep', '100'], { limits: { timeoutMs: 1500 } })
+      const r = await run(['sleep', '100'], { limits: { timeoutMs: 2000 } })
       const took = Date.now() - t0
-      expect(r).toMatchObject({ timedOut: true, signal: 'SIGKILL' })
-      expect(took).toBeGreaterThanOrEqual(1400)
-      expect(took).toBeLessThan(5000)
+      expect(r).toMatchObject({ timedOut: true, signal: 'SIGKILL', exitCode: null, oomKilled: false })
+      expect(took).toBeGreaterThanOrEqual(2000)
+      expect(took).toBeLessThan(3000)
+      expect(r.usage.wallMs).toBeGreaterThanOrEqual(1990)
+      expect(r.usage.wallMs).toBeLessThan(2500)
     })
 
     it('cpus 0.5 holds a busy loop at about half a core', async () => {
       const r = await sh('yes > /dev/null', { limits: { cpus: 0.5, timeoutMs: 2000 } })
       const share = (r.usage.cpuUserMs + r.usage.cpuSysMs) / r.usage.wallMs
       expect(r.timedOut).toBe(true)
-      expect(share).toBeGreaterThan(0.3)
+      expect(share).toBeGreaterThan(0.35)
       expect(share).toBeLessThan(0.65)
     })
 
@@ -158,32 +196,109 @@ export function runtimeContract(name: 'crun' | 'runc') {
       await c.remove()
     })
 
+    /** Nothing of container `id` left on the host: asserted after remove() and after a failed create. */
+    const expectNoTrace = (id: string) => {
+      const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')
+      expect(mountinfo).not.toContain(id)
+      // every v1 controller this host has, and the v2 tree (hybrid: unified/)
+      const cg = cgroupDirs(detectCgroupMode(), `/skiff/${id}`)
+      for (const d of [...cg.all, join('/sys/fs/cgroup', 'skiff', id)]) expect(existsSync(d), d).toBe(false)
+      const listed = execFileSync(name, [`--root=${join(dir, 'rt', 'state')}`, 'list', '--format', 'json'], { encoding: 'utf8' })
+      expect((JSON.parse(listed.trim() || '[]') ?? []).map((c: { id: string }) => c.id)).not.toContain(id)
+      expect(readdirSync(join(dir, 'rt', 'containers'))).not.toContain(id)
+      expect(existsSync(join(dir, 'rt', 'state', id))).toBe(false)
+      expect(existsSync(join(dir, 'rt', 'exits', id))).toBe(false)
+      expect(readdirSync(join(dir, 'rt', 'sockets'))).not.toContain(id)
+    }
+
     it('remove leaves no mount, cgroup, runtime state or directory behind', async () => {
-      const r = await sh('true', { limits: { memoryBytes: 32 * 1024 * 1024, pids: 10 } })
-      const mounts = readFileSync('/proc/self/mounts', 'utf8')
-      expect(mounts).not.toContain(r.id)
-      const cgroupDirs = ['memory', 'pids', 'cpu', 'unified', ''].map((c) => join('/sys/fs/cgroup', c, 'skiff', r.id))
-      for (const d of cgroupDirs) expect(existsSync(d), d).toBe(false)
-      expect(readdirSync(join(dir, 'rt', 'containers'))).not.toContain(r.id)
-      expect(existsSync(join(dir, 'rt', 'state', r.id))).toBe(false)
-      expect(existsSync(join(dir, 'rt', 'exits', r.id))).toBe(false)
-      expect(readdirSync(join(dir, 'rt', 'sockets'))).not.toContain(r.id)
+      const r = await sh('true', { limits: { memoryBytes: 32 * 1024 * 1024, pids: 10, cpus: 1 } })
+      expectNoTrace(r.id)
+      // also for a container removed while it still runs
+      const s = spec(['sleep', '100'], { limits: { memoryBytes: 32 * 1024 * 1024, pids: 10 } })
+      const c = await rt.create(s)
+      await c.start()
+      await c.remove()
+      expectNoTrace(s.id)
     })
 
-    it('the container outlives the process that created it, and is adopted after', async () => {
-      const s = spec(['sh', '-c', 'sleep 1; exit 7'])
-      const script = `
+    it('a command missing from the image is the caller\'s error, names it, and leaves nothing behind', async () => {
+      for (const cmd of ['no-such-cmd', '/bin/no-such-cmd']) {
+        const s = spec([cmd, 'arg'])
+        await expect(rt.create(s)).rejects.toMatchObject({ kind: 'invalid_argument', code: 'EXECUTABLE_NOT_FOUND', extra: { field: 'cmd' }, message: expect.stringContaining(JSON.stringify(cmd)) })
+        expectNoTrace(s.id)
+      }
+      const s = spec(['/etc'])
+      await expect(rt.create(s)).rejects.toMatchObject({ code: 'EXECUTABLE_NOT_RUNNABLE' })
+      expectNoTrace(s.id)
+    })
+
+    /** Create and start a container from a separate `npx tsx` process that exits right after. */
+    const createElsewhere = (s: ContainerSpec) => {
+      const script = join(dir, `${s.id}.mts`)
+      writeFileSync(script, `
         import { createRuntime } from ${JSON.stringify(join(PACKAGE_ROOT, 'src/runtime/index.ts'))}
         const rt = createRuntime({ root: ${JSON.stringify(join(dir, 'rt'))}, runtime: ${JSON.stringify(name)} })
         const c = await rt.create(${JSON.stringify({ ...s, image })})
         await c.start()
-        process.exit(0)`
-      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: PACKAGE_ROOT, stdio: 'inherit' })
+        console.log(c.pid)
+        process.exit(0)`)
+      const t0 = Date.now()
+      const pid = Number(execFileSync('npx', ['tsx', script], { cwd: PACKAGE_ROOT, encoding: 'utf8' }).trim())
+      return { pid, t0 }
+    }
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+
+    it('the container outlives the process that created it, and is adopted with its real exit', async () => {
+      const s = spec(['sh', '-c', 'sleep 3; exit 7'])
+      const { pid, t0 } = createElsewhere(s)
+      // the creator is gone; the job is not
+      expect(alive(pid)).toBe(true)
+      const state = JSON.parse(execFileSync(name, [`--root=${join(dir, 'rt', 'state')}`, 'state', s.id], { encoding: 'utf8' }))
+      expect(state).toMatchObject({ status: 'running', pid })
       const c = await rt.adopt(s.id)
       expect(c).toBeDefined()
-      expect(await c!.wait()).toMatchObject({ exitCode: 7 })
+      expect(c!.pid).toBe(pid)
+      const exit = await c!.wait()
+      expect(exit).toMatchObject({ exitCode: 7, signal: null, timedOut: false })
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(3000)
+      expect(exit.usage.wallMs).toBeGreaterThanOrEqual(2900)
       await c!.remove()
+      expectNoTrace(s.id)
       expect(await rt.adopt(s.id)).toBeUndefined()
-    })
+    }, 30_000)
+
+    it('a container that exited while nobody watched is adopted with its recorded exit', async () => {
+      const s = spec(['sh', '-c', 'echo bye; exit 5'])
+      createElsewhere(s)
+      for (let i = 0; i < 100 && !existsSync(join(dir, 'rt', 'exits', s.id)); i++) await sleep(50)
+      const c = await rt.adopt(s.id)
+      expect(await c!.wait()).toMatchObject({ exitCode: 5, timedOut: false })
+      expect(output(s.logPath).stdout).toBe('bye\n')
+      await c!.remove()
+      expectNoTrace(s.id)
+    }, 30_000)
+
+    it('the timeout is re-armed from the recorded start after adoption', async () => {
+      // conmon's -T backstop would fire at ceil(2.5)+2 = 5 s: an end near 2.5 s is skiff's re-armed timer
+      const s = spec(['sleep', '100'], { limits: { timeoutMs: 2500 } })
+      const { t0 } = createElsewhere(s)
+      const c = await rt.adopt(s.id)
+      const exit = await c!.wait()
+      const took = Date.now() - t0
+      expect(exit).toMatchObject({ timedOut: true, signal: 'SIGKILL' })
+      expect(exit.usage.wallMs).toBeGreaterThanOrEqual(2490)
+      expect(exit.usage.wallMs).toBeLessThan(4000)
+      expect(took).toBeLessThan(4500)
+      await c!.remove()
+      expectNoTrace(s.id)
+    }, 30_000)
   })
 }
