@@ -14,6 +14,7 @@ import { mountRootfs, removeDir, unmountRootfs } from './rootfs.js'
 import { buildSpec } from './spec.js'
 import { parseHostLimits } from './spec-defaults.js'
 import type { Container, ContainerSpec, Runtime } from './types.js'
+import { BPF_ANNOTATION, SeccompCache } from './seccomp-cache.js'
 import { resolveUser } from './user.js'
 
 export interface RuntimeOptions {
@@ -53,6 +54,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   const exits = new ExitWatcher(dirs.exits)
   const clock = o.clock ?? realClock
   const log = o.log ?? silentLogger
+  const seccomp = cli.name === 'crun' ? new SeccompCache(cli.path) : undefined
   const deps = (id: string) => ({ dir: join(dirs.containers, id), cli, exits, clock, log })
 
   return {
@@ -101,6 +103,9 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         cgroupsPath,
         rootfs: rootfs.merged,
       })
+      const profile = oci.linux.seccomp
+      const bpf = profile && seccomp?.get(profile)
+      if (bpf) oci.annotations = { ...oci.annotations, [BPF_ANNOTATION]: bpf }
       await writeFile(join(dir, 'config.json'), JSON.stringify(oci))
       const cg = cgroupDirs(mode, cgroupsPath, cgroupRoot)
       const meta: ContainerMeta = {
@@ -130,6 +135,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         { timeoutSecs: spec.limits.timeoutMs ? Math.ceil(spec.limits.timeoutMs / 1000) + 2 : undefined, command: oci.process.args[0] },
       )
       undo.defer(() => cli.delete(spec.id, { force: true }))
+      if (profile && !bpf) await seccomp?.learn(profile, join(dirs.state, spec.id))
       const c = new OciContainer(spec.id, pid, meta, deps(spec.id))
       undo.commit()
       return c

@@ -9,6 +9,7 @@ export interface OciSpec {
   hostname?: string
   mounts: OciMount[]
   linux: OciLinux
+  annotations?: Record<string, string>
 }
 
 export interface OciProcess {

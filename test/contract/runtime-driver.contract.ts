@@ -111,6 +111,23 @@ export function runtimeContract(name: 'crun' | 'runc') {
       expect(ifname).toBe('lo')
     })
 
+    it('every container gets the seccomp filter, also when crun reuses its compiled program', async () => {
+      const probe = 'grep "^Seccomp:" /proc/self/status; unshare -U true; echo rc=$?'
+      for (let i = 0; i < 3; i++) {
+        const s = spec(['sh', '-c', probe])
+        const c = await rt.create(s)
+        const config = JSON.parse(readFileSync(join(dir, 'rt', 'containers', s.id, 'config.json'), 'utf8'))
+        // crun: compiled by crun for the first container, handed back for the rest (runc compiles each time)
+        if (i > 0) expect(config.annotations?.['run.oci.seccomp_bpf_data'] !== undefined).toBe(name === 'crun')
+        await c.start()
+        await c.wait()
+        await c.remove()
+        const out = output(s.logPath)
+        expect(out.stdout).toMatch(/^Seccomp:\s+2\nrc=1\n$/) // 2 = filter mode; unshare refused
+        expect(out.stderr).toMatch(/Operation not permitted/)
+      }
+    })
+
     it('a read-only rootfs refuses writes; a writable one keeps them out of the layer', async () => {
       const ro = await sh('touch /x', { readonlyRootfs: true })
       expect(ro.exitCode).not.toBe(0)

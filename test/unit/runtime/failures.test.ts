@@ -7,6 +7,8 @@ import { evaluate, type HostFacts } from '../../../src/runtime/doctor.js'
 import { createFailed, runtimeMessage } from '../../../src/runtime/errors.js'
 import { ExitWatcher } from '../../../src/runtime/exit-watcher.js'
 import { conmonArgs } from '../../../src/runtime/monitor.js'
+import { SeccompCache } from '../../../src/runtime/seccomp-cache.js'
+import { defaultSeccomp } from '../../../src/runtime/seccomp.js'
 
 const tmp = mkdtempSync(join(tmpdir(), 'skiff-rt-unit-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
@@ -136,5 +138,30 @@ describe('doctor evaluate', () => {
   it('no hugetlb finding on a unified host or once it is mounted', () => {
     expect(evaluate(good).find((f) => f.check === 'hybrid-hugetlb')).toBeUndefined()
     expect(evaluate({ ...good, cgroupMode: 'hybrid', hugetlbMounted: true }).find((f) => f.check === 'hybrid-hugetlb')).toMatchObject({ ok: true })
+  })
+})
+
+describe('SeccompCache', () => {
+  const profile = defaultSeccomp()
+  it('hands back the program crun compiled for the same profile and runtime only', async () => {
+    const state = join(tmp, 'state-a')
+    mkdirSync(state)
+    const prog = Buffer.alloc(8 * 5, 7)
+    writeFileSync(join(state, 'seccomp.bpf'), prog)
+    const cache = new SeccompCache('/usr/bin/crun')
+    expect(cache.get(profile)).toBeUndefined()
+    await cache.learn(profile, state)
+    expect(cache.get(profile)).toBe(prog.toString('base64'))
+    expect(cache.get({ ...profile, defaultAction: 'SCMP_ACT_ERRNO' })).toBeUndefined()
+    expect(new SeccompCache('/opt/crun').get(profile)).toBeUndefined()
+  })
+  it('ignores a missing or torn program', async () => {
+    const state = join(tmp, 'state-b')
+    mkdirSync(state)
+    const cache = new SeccompCache('/usr/bin/crun')
+    await cache.learn(profile, state)
+    writeFileSync(join(state, 'seccomp.bpf'), Buffer.alloc(13))
+    await cache.learn(profile, state)
+    expect(cache.get(profile)).toBeUndefined()
   })
 })
