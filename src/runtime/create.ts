@@ -15,6 +15,7 @@ import { buildSpec } from './spec.js'
 import { parseHostLimits } from './spec-defaults.js'
 import type { Container, ContainerSpec, Runtime } from './types.js'
 import { BPF_ANNOTATION, SeccompCache } from './seccomp-cache.js'
+import { privateRuntimeBinary } from './runtime-binary.js'
 import { resolveUser } from './user.js'
 
 export interface RuntimeOptions {
@@ -25,6 +26,9 @@ export interface RuntimeOptions {
   cgroupRoot?: string
   clock?: Clock
   log?: Logger
+  /** Run crun/runc from a private unlinked copy so it skips its per-call memfd
+   *  re-exec (runtime-binary.ts). Default true. */
+  privateRuntimeCopy?: boolean
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
@@ -47,6 +51,9 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   const dirs = { state: join(o.root, 'state'), exits: join(o.root, 'exits'), sockets: join(o.root, 'sockets'), containers: join(o.root, 'containers') }
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true, mode: 0o700 })
   const cli = new OciCli(o.runtime ?? 'crun', dirs.state, existsSync)
+  // crun only: runc 1.1 re-executes its `init` with a clean environment, so the copy would not spare it anything
+  const binary = o.privateRuntimeCopy === false || cli.name !== 'crun' ? undefined : privateRuntimeBinary(cli.binary, o.root)
+  if (binary) cli.useBinary(binary)
   const conmon = o.conmon ?? ['/usr/bin/conmon', '/usr/local/bin/conmon', '/usr/libexec/podman/conmon'].find(existsSync) ?? 'conmon'
   const cgroupRoot = o.cgroupRoot ?? '/sys/fs/cgroup'
   const mode = detectCgroupMode(cgroupRoot)
@@ -54,7 +61,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   const exits = new ExitWatcher(dirs.exits)
   const clock = o.clock ?? realClock
   const log = o.log ?? silentLogger
-  const seccomp = cli.name === 'crun' ? new SeccompCache(cli.path) : undefined
+  const seccomp = cli.name === 'crun' ? new SeccompCache(cli.binary) : undefined
   const deps = (id: string) => ({ dir: join(dirs.containers, id), cli, exits, clock, log })
 
   return {
@@ -131,6 +138,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
           logPath: spec.logPath,
           exitDir: dirs.exits,
           socketDir: dirs.sockets,
+          env: cli.env,
         },
         { timeoutSecs: spec.limits.timeoutMs ? Math.ceil(spec.limits.timeoutMs / 1000) + 2 : undefined, command: oci.process.args[0] },
       )
@@ -166,6 +174,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
 
     close() {
       exits.close()
+      binary?.close()
     },
   }
 }

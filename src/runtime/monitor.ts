@@ -11,6 +11,8 @@ export interface MonitorPaths {
   logPath: string
   exitDir: string
   socketDir: string
+  /** extra environment for conmon, which hands its environment to the runtime */
+  env?: Record<string, string>
 }
 
 /** conmon's command line: one monitor per container that holds its stdio, writes
@@ -42,7 +44,7 @@ export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?:
   return new Promise((resolve, reject) => {
     const child = spawn(p.conmon, conmonArgs(id, p, opts), {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+      env: { ...process.env, ...p.env, _OCI_SYNCPIPE: '3' },
       cwd: p.bundle,
       detached: true,
     })
