@@ -62,6 +62,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   const clock = o.clock ?? realClock
   const log = o.log ?? silentLogger
   const seccomp = cli.name === 'crun' ? new SeccompCache(cli.binary) : undefined
+  const userFiles = new Map<string, Promise<[string | undefined, string | undefined]>>()
   const deps = (id: string) => ({ dir: join(dirs.containers, id), cli, exits, clock, log })
 
   return {
@@ -78,7 +79,15 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       const rootfs = await mountRootfs(dir, spec.lowerDirs)
       undo.defer(() => unmountRootfs(rootfs.merged))
 
-      const [passwd, group] = await Promise.all([readInRoot(rootfs.merged, 'etc/passwd'), readInRoot(rootfs.merged, 'etc/group')])
+      // Layer snapshots never change, so neither do the image's user files: read them once per layer stack.
+      const key = spec.lowerDirs.join(':')
+      let files = userFiles.get(key)
+      if (!files) {
+        files = Promise.all([readInRoot(rootfs.merged, 'etc/passwd'), readInRoot(rootfs.merged, 'etc/group')])
+        userFiles.set(key, files)
+        if (userFiles.size > 256) userFiles.delete(userFiles.keys().next().value!)
+      }
+      const [passwd, group] = await files
       const user = resolveUser(spec.process.user ?? spec.image.config.User, passwd, group)
       const cgroupsPath = `/skiff/${spec.id}`
       const mounts = [...spec.mounts]
@@ -113,7 +122,6 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       const profile = oci.linux.seccomp
       const bpf = profile && seccomp?.get(profile)
       if (bpf) oci.annotations = { ...oci.annotations, [BPF_ANNOTATION]: bpf }
-      await writeFile(join(dir, 'config.json'), JSON.stringify(oci))
       const cg = cgroupDirs(mode, cgroupsPath, cgroupRoot)
       const meta: ContainerMeta = {
         id: spec.id,
@@ -123,7 +131,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         cgroupDirs: { memory: cg.memory, cpu: cg.cpu, all: cg.all },
         merged: rootfs.merged,
       }
-      await writeFile(join(dir, 'meta.json'), JSON.stringify(meta))
+      await Promise.all([writeFile(join(dir, 'config.json'), JSON.stringify(oci)), writeFile(join(dir, 'meta.json'), JSON.stringify(meta))])
       // conmon links <sockets>/<id> to its attach socket before the runtime runs: a failed create leaves it
       undo.defer(() => rm(join(dirs.sockets, spec.id), { force: true }))
       const pid = await launchMonitor(
