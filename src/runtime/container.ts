@@ -89,8 +89,10 @@ export class OciContainer implements Container {
   async #waitOnce(signal?: AbortSignal): Promise<ExitStatus> {
     const { code, atMs } = await this.d.exits.wait(this.id, signal)
     this.#timer?.cancel()
-    const usage = await readUsage(this.meta.cgroupMode, this.meta.cgroupDirs)
-    const marker = await access(this.#timedOutMarker).then(() => true, () => false)
+    const [usage, marker] = await Promise.all([
+      readUsage(this.meta.cgroupMode, this.meta.cgroupDirs),
+      access(this.#timedOutMarker).then(() => true, () => false),
+    ])
     const startedAt = this.meta.startedAt ?? this.meta.createdAt
     // the exit file's mtime has sub-millisecond precision; Date does not
     const wallMs = Math.max(0, Math.round((atMs - startedAt) * 100) / 100)
