@@ -15,7 +15,7 @@ import { buildSpec } from './spec.js'
 import { parseHostLimits } from './spec-defaults.js'
 import type { Container, ContainerSpec, Runtime } from './types.js'
 import { BPF_ANNOTATION, SeccompCache } from './seccomp-cache.js'
-import { privateRuntimeBinary } from './runtime-binary.js'
+import { privateRuntimeCopy, type RuntimeBinary } from './runtime-binary.js'
 import { resolveUser } from './user.js'
 
 export interface RuntimeOptions {
@@ -26,8 +26,8 @@ export interface RuntimeOptions {
   cgroupRoot?: string
   clock?: Clock
   log?: Logger
-  /** Run crun/runc from a private unlinked copy so it skips its per-call memfd
-   *  re-exec (runtime-binary.ts). Default true. */
+  /** Create each crun container from a private unlinked copy of crun so it skips
+   *  its per-call memfd re-exec (runtime-binary.ts). Default true. */
   privateRuntimeCopy?: boolean
 }
 
@@ -51,9 +51,8 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   const dirs = { state: join(o.root, 'state'), exits: join(o.root, 'exits'), sockets: join(o.root, 'sockets'), containers: join(o.root, 'containers') }
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true, mode: 0o700 })
   const cli = new OciCli(o.runtime ?? 'crun', dirs.state, existsSync)
-  // crun only: runc 1.1 re-executes its `init` with a clean environment, so the copy would not spare it anything
-  const binary = o.privateRuntimeCopy === false || cli.name !== 'crun' ? undefined : privateRuntimeBinary(cli.binary, o.root)
-  if (binary) cli.useBinary(binary)
+  // crun only: runc 1.1 re-executes its `init` with a clean environment, so a copy would not spare it anything
+  const privateCopy = o.privateRuntimeCopy !== false && cli.name === 'crun'
   const conmon = o.conmon ?? ['/usr/bin/conmon', '/usr/local/bin/conmon', '/usr/libexec/podman/conmon'].find(existsSync) ?? 'conmon'
   const cgroupRoot = o.cgroupRoot ?? '/sys/fs/cgroup'
   const mode = detectCgroupMode(cgroupRoot)
@@ -61,7 +60,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   const exits = new ExitWatcher(dirs.exits)
   const clock = o.clock ?? realClock
   const log = o.log ?? silentLogger
-  const seccomp = cli.name === 'crun' ? new SeccompCache(cli.binary) : undefined
+  const seccomp = cli.name === 'crun' ? new SeccompCache(cli.path) : undefined
   const userFiles = new Map<string, Promise<[string | undefined, string | undefined]>>()
   const deps = (id: string) => ({ dir: join(dirs.containers, id), cli, exits, clock, log })
 
@@ -76,6 +75,9 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         throw e.code === 'EEXIST' ? containerExists(spec.id) : e
       })
       undo.defer(() => removeDir(dir))
+      // made on the thread pool while the rootfs is mounted
+      const binary: Promise<RuntimeBinary> = privateCopy ? privateRuntimeCopy(cli.path, dir) : Promise.resolve({ path: cli.path, env: {}, close: async () => {} })
+      undo.defer(async () => (await binary).close())
       const rootfs = await mountRootfs(dir, spec.lowerDirs)
       undo.defer(() => unmountRootfs(rootfs.merged))
 
@@ -134,11 +136,12 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       await Promise.all([writeFile(join(dir, 'config.json'), JSON.stringify(oci)), writeFile(join(dir, 'meta.json'), JSON.stringify(meta))])
       // conmon links <sockets>/<id> to its attach socket before the runtime runs: a failed create leaves it
       undo.defer(() => rm(join(dirs.sockets, spec.id), { force: true }))
+      const bin = await binary
       const pid = await launchMonitor(
         spec.id,
         {
           conmon,
-          runtimePath: cli.path,
+          runtimePath: bin.path,
           runtimeArgs: cli.globalArgs(),
           bundle: dir,
           pidFile: join(dir, 'container.pid'),
@@ -146,11 +149,12 @@ export function createRuntime(o: RuntimeOptions): Runtime {
           logPath: spec.logPath,
           exitDir: dirs.exits,
           socketDir: dirs.sockets,
-          env: cli.env,
+          env: bin.env,
         },
         { timeoutSecs: spec.limits.timeoutMs ? Math.ceil(spec.limits.timeoutMs / 1000) + 2 : undefined, command: oci.process.args[0] },
       )
       undo.defer(() => cli.delete(spec.id, { force: true }))
+      await bin.close() // used once: conmon has run the runtime and it has exited
       if (profile && !bpf) await seccomp?.learn(profile, join(dirs.state, spec.id))
       const c = new OciContainer(spec.id, pid, meta, deps(spec.id))
       undo.commit()
@@ -182,7 +186,6 @@ export function createRuntime(o: RuntimeOptions): Runtime {
 
     close() {
       exits.close()
-      binary?.close()
     },
   }
 }

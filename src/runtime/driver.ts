@@ -22,24 +22,13 @@ export interface OciState {
 
 /** One OCI runtime CLI (crun/runc/runsc) with its state under `stateRoot`. */
 export class OciCli {
-  /** The installed binary. */
-  readonly binary: string
-  /** What is executed: `binary`, or a private copy of it (runtime-binary.ts). */
-  path: string
-  /** Extra environment for every invocation (and for conmon, which passes it on). */
-  env: Record<string, string> = {}
+  readonly path: string
   constructor(
     readonly name: RuntimeName,
     readonly stateRoot: string,
     existsFn: (p: string) => boolean,
   ) {
-    this.binary = this.path = RUNTIMES[name].candidates.find(existsFn) ?? RUNTIMES[name].bin
-  }
-
-  /** Run a private copy instead of the installed binary. */
-  useBinary(b: { path: string; env: Record<string, string> }): void {
-    this.path = b.path
-    this.env = b.env
+    this.path = RUNTIMES[name].candidates.find(existsFn) ?? RUNTIMES[name].bin
   }
 
   /** Arguments that go before the subcommand (also handed to conmon as --runtime-arg). */
@@ -48,7 +37,7 @@ export class OciCli {
   }
 
   private run(args: string[], opts: { allowFailure?: boolean; input?: string | Uint8Array; timeoutMs?: number } = {}): Promise<ExecResult> {
-    return exec([this.path, ...this.globalArgs(), ...args], { errorCode: 'RUNTIME_FAILED', ...(Object.keys(this.env).length ? { env: { ...process.env, ...this.env } } : {}), ...opts })
+    return exec([this.path, ...this.globalArgs(), ...args], { errorCode: 'RUNTIME_FAILED', ...opts })
   }
 
   /** Start a created container. crun parks the container's init reading

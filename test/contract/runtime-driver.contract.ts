@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -160,8 +160,10 @@ export function runtimeContract(name: 'crun' | 'runc') {
 
     it('a pids limit contains a fork bomb', async () => {
       const t0 = Date.now()
-      // pid 1 starts the bomb in a child shell, then becomes `sleep 3` (exec: no fork needed)
-      const s = spec(['sh', '-c', "sh -c 'bomb() { bomb | bomb & }; bomb'; exec sleep 3"], { limits: { pids: 64 } })
+      // pid 1 starts the bomb in the background, then becomes `sleep 3` (exec: no fork needed).
+      // Every bomb process forks two more and then becomes a `sleep 5`, so the bomb
+      // stays pressed against the limit instead of dying out as forks fail.
+      const s = spec(['sh', '-c', "sh -c 'b() { b & b & exec sleep 5; }; b' & exec sleep 3"], { limits: { pids: 64 } })
       const c = await rt.create(s)
       await c.start()
       await sleep(700)
@@ -231,6 +233,15 @@ export function runtimeContract(name: 'crun' | 'runc') {
     it('remove leaves no mount, cgroup, runtime state or directory behind', async () => {
       const r = await sh('true', { limits: { memoryBytes: 32 * 1024 * 1024, pids: 10, cpus: 1 } })
       expectNoTrace(r.id)
+      // nor an open copy of the runtime binary (crun runs from a one-use copy per create)
+      const copies = readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).includes('.runtime-')
+        } catch {
+          return false
+        }
+      })
+      expect(copies).toEqual([])
       // also for a container removed while it still runs
       const s = spec(['sleep', '100'], { limits: { memoryBytes: 32 * 1024 * 1024, pids: 10 } })
       const c = await rt.create(s)
