@@ -207,9 +207,10 @@ export function runtimeContract(name: 'crun' | 'runc') {
     it('execs into a running container', async () => {
       const c = await rt.create(spec(['sleep', '100']))
       await c.start()
-      const r = await c.exec(['sh', '-c', 'echo $$ in; cat /proc/1/cmdline'], {})
-      expect(r.exitCode).toBe(0)
-      expect(r.stdout).toMatch(/in\nsleep/)
+      // start returns once init is released (as `crun start` does), maybe before it has exec'd sleep
+      const r = await c.exec(['sh', '-c', 'for i in $(seq 100); do grep -q sleep /proc/1/cmdline && break; usleep 10000; done; echo $$ in; cat /proc/1/cmdline'], {})
+      expect(r).toMatchObject({ exitCode: 0, stdout: expect.stringMatching(/^\d+ in\nsleep/) })
+      expect(r.stdout.startsWith('1 ')).toBe(false) // a new process in the job's pid namespace, not its pid 1
       await c.kill()
       await c.wait()
       await c.remove()
@@ -317,14 +318,13 @@ export function runtimeContract(name: 'crun' | 'runc') {
     it('the timeout is re-armed from the recorded start after adoption', async () => {
       // conmon's -T backstop would fire at ceil(2.5)+2 = 5 s: an end near 2.5 s is skiff's re-armed timer
       const s = spec(['sleep', '100'], { limits: { timeoutMs: 2500 } })
-      const { t0 } = createElsewhere(s)
+      createElsewhere(s)
       const c = await rt.adopt(s.id)
       const exit = await c!.wait()
-      const took = Date.now() - t0
       expect(exit).toMatchObject({ timedOut: true, signal: 'SIGKILL' })
+      // wall time counts from the start the creator recorded, whatever npx's own startup cost
       expect(exit.usage.wallMs).toBeGreaterThanOrEqual(2490)
       expect(exit.usage.wallMs).toBeLessThan(4000)
-      expect(took).toBeLessThan(4500)
       await c!.remove()
       expectNoTrace(s.id)
     }, 30_000)
