@@ -1,5 +1,6 @@
 // Log throughput: 100 MB of pseudo-random bytes from a container's write to a
 // WebSocket client's receive (client in its own process, checking the sha256),
+// in both wire formats (?format=binary frames and JSON text messages),
 // next to `podman logs -f` of the same output. Target ≥ 200 MB/s.
 // Standalone: npx tsx bench/logs.ts
 import { spawn } from 'node:child_process'
@@ -16,35 +17,46 @@ import { podman, PODMAN_ULIMITS } from './peers.js'
 import { row, median, type BenchRow } from './types.js'
 
 const SIZE = 100_000_000
-const RUNS = 3
+const RUNS = Number(process.env.SKIFF_BENCH_RUNS ?? 3)
+type Mode = 'binary' | 'json'
+const MODES = (process.env.SKIFF_BENCH_MODES ?? 'binary,json').split(',') as Mode[]
 
+// The client does what a real consumer must: decode every message and hash the bytes.
 const CLIENT = `
 import { createHash } from 'node:crypto'
 const { default: WebSocket } = await import(${JSON.stringify(pathToFileURL(join(PACKAGE_ROOT, 'node_modules/ws/wrapper.mjs')).href)})
-const h = createHash('sha256'); let n = 0, msgs = 0
+const { decodeFrame } = await import(${JSON.stringify(pathToFileURL(join(PACKAGE_ROOT, 'src/logs/frame.ts')).href)})
+const h = createHash('sha256'); let n = 0, msgs = 0, next = 0, bad = 0, first = 0, last = 0
 const ws = new WebSocket(process.argv[1], ['bearer.' + process.argv[2]])
 ws.on('open', () => process.stdout.write('open\\n'))
-ws.on('message', (raw) => {
-  const m = JSON.parse(raw.toString())
-  if (m.exit) return
-  const b = m.data64 !== undefined ? Buffer.from(m.data64, 'base64') : Buffer.from(m.data, 'utf8')
-  n += b.length; h.update(b); msgs++
+ws.on('message', (raw, isBinary) => {
+  let off, b
+  if (isBinary) {
+    const f = decodeFrame(raw); off = f.offset; b = f.data
+  } else {
+    const m = JSON.parse(raw.toString())
+    if (m.exit || m.dropped) return
+    off = m.offset; b = m.data64 !== undefined ? Buffer.from(m.data64, 'base64') : Buffer.from(m.data, 'utf8')
+  }
+  if (off !== next) bad++
+  next = off + b.length; n += b.length; h.update(b); msgs++
+  last = Date.now(); if (!first) first = last
 })
-ws.on('close', () => { process.stdout.write('done ' + n + ' ' + h.digest('hex') + '\\n') })
+ws.on('close', () => { process.stdout.write('done ' + n + ' ' + h.digest('hex') + ' ' + msgs + ' ' + bad + ' ' + first + ' ' + last + ' ' + Date.now() + '\\n') })
 `
 
 /** A WS client process following `job`; resolves `opened` once connected and `done` with its byte count and sha256. */
 function clientProcess(url: string) {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CLIENT, url, TOKEN], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...(process.env.SKIFF_BENCH_CLIENT_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', '--input-type=module', '-e', CLIENT, url, TOKEN], { stdio: ['ignore', 'pipe', 'inherit'], cwd: PACKAGE_ROOT })
   let out = ''
   let openedR!: () => void
   const opened = new Promise<void>((r) => (openedR = r))
-  const done = new Promise<{ bytes: number; sha: string; at: number }>((resolve, reject) => {
+  const done = new Promise<{ bytes: number; sha: string; msgs: number; gaps: number; first: number; last: number; closed: number; at: number }>((resolve, reject) => {
     child.stdout.on('data', (b: Buffer) => {
       out += b.toString()
       if (out.includes('open\n')) openedR()
-      const m = /done (\d+) ([0-9a-f]+)/.exec(out)
-      if (m) resolve({ bytes: Number(m[1]), sha: m[2]!, at: performance.now() })
+      const m = /done (\d+) ([0-9a-f]+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(out)
+      if (m) resolve({ bytes: Number(m[1]), sha: m[2]!, msgs: Number(m[3]), gaps: Number(m[4]), first: Number(m[5]), last: Number(m[6]), closed: Number(m[7]), at: performance.now() })
     })
     child.on('exit', (code) => code && reject(new Error(`client exited ${code}`)))
   })
@@ -60,29 +72,37 @@ export async function benchLogs(): Promise<BenchRow[]> {
   const logs = createLogStore({ root: join(root, 'logs'), maxBytes: 1 << 30 })
   const jobs = new JobTable()
   const srv = await startLogServer(logs, jobs)
-  const skiff: number[] = []
+  const skiff: Record<Mode, number[]> = { binary: [], json: [] }
+  const msgs: Record<Mode, number> = { binary: 0, json: 0 }
   const peer: number[] = []
   let peerNote = ''
   try {
     for (let i = 0; i < RUNS; i++) {
-      const id = `bench${i}`
-      jobs.add(id)
-      logs.pathFor(id)
-      const client = clientProcess(`ws://127.0.0.1:${srv.port}/jobs/${id}/logs/ws`)
-      await client.opened
-      const t0 = performance.now()
-      const c = await runContainer(bundle, ['cat', '/data/blob'], logs.pathFor(id))
-      void c.exited.then((code) => jobs.finish(id, code))
-      const r = await client.done
-      await c.cleanup()
-      if (r.bytes !== SIZE || r.sha !== want) throw new Error(`bench: client got ${r.bytes} bytes, sha ${r.sha} (want ${want})`)
-      skiff.push(r.at - t0)
-      process.stderr.write(`skiff run ${i}: ${(r.at - t0).toFixed(0)} ms (${(SIZE / 1e6 / ((r.at - t0) / 1000)).toFixed(0)} MB/s)\n`)
-      await logs.remove(id)
+      for (const mode of MODES) {
+        const id = `bench-${mode}-${i}`
+        jobs.add(id)
+        logs.pathFor(id)
+        const client = clientProcess(`ws://127.0.0.1:${srv.port}/jobs/${id}/logs/ws?format=${mode}`)
+        await client.opened
+        const t0 = performance.now()
+        const e0 = Date.now()
+        const c = await runContainer(bundle, ['cat', '/data/blob'], logs.pathFor(id))
+        const started = Date.now()
+        let exitedAt = 0
+        void c.exited.then((code) => ((exitedAt = Date.now()), jobs.finish(id, code)))
+        const r = await client.done
+        if (process.env.SKIFF_BENCH_VERBOSE) process.stderr.write(`  started +${started - e0} first data +${r.first - e0} exit seen +${exitedAt - e0} last data +${r.last - e0} closed +${r.closed - e0}\n`)
+        await c.cleanup()
+        if (r.bytes !== SIZE || r.sha !== want || r.gaps) throw new Error(`bench: ${mode} client got ${r.bytes} bytes, ${r.gaps} offset gaps, sha ${r.sha} (want ${want})`)
+        skiff[mode].push(r.at - t0)
+        msgs[mode] = r.msgs
+        process.stderr.write(`skiff ${mode} run ${i}: ${(r.at - t0).toFixed(0)} ms (${(SIZE / 1e6 / ((r.at - t0) / 1000)).toFixed(0)} MB/s, ${r.msgs} messages)\n`)
+        await logs.remove(id)
+      }
     }
 
     const p = podman()
-    if (p.available) {
+    if (p.available && process.env.SKIFF_BENCH_PODMAN !== '0') {
       try {
         const tar = join(root, 'rootfs.tar')
         await new Promise<void>((res, rej) => spawn('tar', ['-C', bundle.rootfs, '-cf', tar, '.'], { stdio: 'ignore' }).on('exit', (c) => (c ? rej(new Error(`tar ${c}`)) : res())))
@@ -114,9 +134,13 @@ export async function benchLogs(): Promise<BenchRow[]> {
     bundle.remove()
     rmSync(root, { recursive: true, force: true })
   }
-  const s = median(skiff)
   const mbps = (ms: number) => (SIZE / 1e6 / (ms / 1000)).toFixed(0)
-  return [row('logs: 100 MB container→WS client', s, 'podman run -d + logs -f', peer.length ? median(peer) : null, `skiff ${mbps(s)} MB/s${peer.length ? `, podman ${mbps(median(peer))} MB/s` : ''}; ${peerNote}`.trim())]
+  const pm = peer.length ? median(peer) : null
+  return MODES.map((mode) => {
+    const s = median(skiff[mode])
+    const note = `skiff ${mbps(s)} MB/s (${mode} frames, ${msgs[mode]} messages, client decodes + sha256)${pm ? `, podman ${mbps(pm)} MB/s` : ''}; median of ${RUNS}; ${peerNote}`
+    return row(`logs: 100 MB container→WS client (${mode})`, s, 'podman run -d + logs -f', pm, note.trim())
+  })
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

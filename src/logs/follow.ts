@@ -3,7 +3,7 @@
 // disk; the daemon holds at most one chunk of records per follower.
 import { watch, type FSWatcher } from 'node:fs'
 import { LogCursor, type JobLog } from './log-file.js'
-import { coalesce, matchesStream, type LogRecord, type StreamSelector } from './query.js'
+import { matchesStream, type LogRecord, type StreamSelector } from './query.js'
 
 /** How a job ended, as the caller knows it (the scheduler's view). */
 export interface LogExit {
@@ -18,6 +18,8 @@ export interface FollowOptions {
   stream?: StreamSelector
   /** Merge adjacent records of one stream up to this many bytes (0: one record per conmon line). */
   coalesceBytes?: number
+  /** File bytes read per step (default DEFAULT_CHUNK). */
+  chunkBytes?: number
   /** Backstop poll interval when no file event arrives (ms). */
   pollMs?: number
 }
@@ -88,7 +90,9 @@ export class WatchHub {
  * the log before writing the exit file; we re-read to EOF anyway).
  */
 export async function* followLog(log: JobLog, hub: WatchHub, from: number, signal: AbortSignal, o: FollowOptions): AsyncGenerator<LogRecord | { exit: LogExit }> {
-  const cursor = new LogCursor(log, from)
+  // Coalescing happens while decoding (in place, no per-line objects); the stream
+  // filter after it is exact, because a run never mixes streams.
+  const cursor = new LogCursor(log, from, { coalesce: o.coalesceBytes ?? 0, chunk: o.chunkBytes })
   const w = hub.acquire(log.dir)
   let exit: LogExit | undefined
   let exitErr: unknown
@@ -106,7 +110,6 @@ export async function* followLog(log: JobLog, hub: WatchHub, from: number, signa
       let recs = await cursor.next({ final: wasSettled })
       if (recs.length) {
         if (o.stream && o.stream !== 'all') recs = recs.filter((r) => r.dropped || matchesStream(o.stream, r.stream))
-        if (o.coalesceBytes) recs = coalesce(recs, o.coalesceBytes)
         for (const r of recs) {
           if (signal.aborted) return
           yield r

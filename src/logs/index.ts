@@ -111,11 +111,14 @@ export function createLogStore(o: LogStoreOptions): LogStore {
       }
       const first = Math.min(starts.stdout, starts.stderr)
       if (first === Infinity) return
-      const c = new LogCursor(log, first)
+      // Without tail/since every record ≥ from is selected: merge while decoding (cheapest);
+      // otherwise filter per conmon record (they carry their own time), then merge.
+      const early = q.tail === undefined && !q.since ? (q.coalesceBytes ?? 0) : 0
+      const c = new LogCursor(log, first, { coalesce: early })
       try {
         for (let recs = await c.next(); recs.length; recs = await c.next()) {
           let out = recs.filter((r) => r.dropped ? q.tail === undefined && !q.since : matchesStream(q.stream, r.stream) && r.offset >= starts[r.stream] && (!q.since || r.time >= q.since))
-          if (q.coalesceBytes) out = coalesce(out, q.coalesceBytes)
+          if (q.coalesceBytes && !early) out = coalesce(out, q.coalesceBytes)
           yield* out
         }
       } finally {

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { exec } from '../lib/exec.js'
 import { compactFailed, logCorrupt } from './errors.js'
 import type { LogRecord } from './query.js'
-import { makeTimeParser, parseRecords } from './record.js'
+import { decodeLines, makeTimeParser, parseRecords } from './record.js'
 
 export const LOG_FILE = 'container.log'
 export const META_FILE = 'retention.json'
@@ -38,6 +38,8 @@ export interface JobLog {
 }
 
 const CHECKPOINT_EVERY = 1 << 20
+/** File bytes per read (a follower far behind reads this much per step). */
+export const DEFAULT_CHUNK = 256 * 1024
 const MAX_LINE = 1 << 20 // conmon lines are ≤ 8192 + header; anything longer is not conmon's
 
 export async function loadMeta(dir: string): Promise<RetentionMeta> {
@@ -69,8 +71,12 @@ function addCheckpoint(log: JobLog, c: Checkpoint) {
 
 /**
  * Reads records from a record boundary onwards, one bounded chunk at a time.
- * Memory: one chunk buffer (the caller holds at most the records of one chunk).
- * A torn last line is re-read on the next call rather than buffered.
+ * Reads go into a slab (1 MiB, or 4 chunks) that is handed out piecewise: the
+ * records are views of it, so a reader tailing a live file with many small
+ * reads does not allocate a chunk per read. Memory: the slabs still referenced
+ * by records the caller holds. A torn last line is re-read on the next call
+ * rather than buffered. `coalesce`: merge adjacent records of one stream into
+ * records of at most that many bytes (see decodeLines).
  */
 export class LogCursor {
   readonly #log: JobLog
@@ -79,10 +85,13 @@ export class LogCursor {
   #offset: number
   #from: number
   #chunk: number
+  #coalesce: number
   #time = makeTimeParser()
   #closed = false
+  #slab: Buffer | undefined
+  #slabUsed = 0
 
-  constructor(log: JobLog, from: number, opts: { chunk?: number } = {}) {
+  constructor(log: JobLog, from: number, opts: { chunk?: number; coalesce?: number } = {}) {
     this.#log = log
     this.#from = Math.max(0, from)
     const s = startFor(log, this.#from)
@@ -90,7 +99,8 @@ export class LogCursor {
     this.#offset = s.offset
     // Asked for bytes that retention already dropped: the first next() yields the marker.
     if (this.#from < log.meta.offsetStart) (this.#filePos = -1), (this.#offset = 0)
-    this.#chunk = opts.chunk ?? 256 * 1024
+    this.#chunk = opts.chunk ?? DEFAULT_CHUNK
+    this.#coalesce = opts.coalesce ?? 0
   }
 
   /** Decoded offset of the next byte this cursor will yield. */
@@ -101,6 +111,15 @@ export class LogCursor {
   /** Decoded offset of the next record on disk (ignores `from`). */
   get position(): number {
     return this.#offset
+  }
+
+  /** `size` bytes of the slab nobody references yet. */
+  #take(size: number): Buffer {
+    if (!this.#slab || this.#slab.length - this.#slabUsed < size) {
+      this.#slab = Buffer.allocUnsafeSlow(Math.max(size, this.#chunk * 4, 1 << 20))
+      this.#slabUsed = 0
+    }
+    return this.#slab.subarray(this.#slabUsed, this.#slabUsed + size)
   }
 
   /** Records from the current position, at most one chunk of file; [] at EOF.
@@ -116,7 +135,7 @@ export class LogCursor {
       let buf: Buffer
       let n: number
       for (;;) {
-        buf = Buffer.allocUnsafe(size)
+        buf = this.#take(size)
         ;({ bytesRead: n } = await fd.read(buf, 0, size, this.#filePos))
         // A line longer than the chunk: read more (bounded) rather than tear it.
         if (n === size && buf.indexOf(0x0a) < 0) {
@@ -130,17 +149,11 @@ export class LogCursor {
       if (this.#log.meta.fileStart > this.#filePos) continue
       if (n === 0) return out
       // Only a line torn at EOF can be final: a chunk boundary inside a line is not a tear.
-      const res = parseRecords(buf, { end: n, final: opts.final && n < size })
-      const base = this.#filePos
-      for (const r of res.records) {
-        const len = r.dataEnd - r.dataStart
-        const start = this.#offset
-        this.#offset += len
-        if (this.#offset <= this.#from) continue
-        const skip = Math.max(0, this.#from - start)
-        out.push({ offset: start + skip, stream: r.stream, time: this.#time(r.ts), data: buf.subarray(r.dataStart + skip, r.dataEnd) })
-      }
-      this.#filePos = base + res.consumed
+      const res = decodeLines(buf, { end: n, offset: this.#offset, from: this.#from, final: opts.final && n < size, coalesce: this.#coalesce })
+      for (const r of res.runs) out.push({ offset: r.offset, stream: r.stream, time: this.#time(r.ts), data: r.data })
+      this.#slabUsed += res.consumed // the records are views of these bytes: never reuse them
+      this.#filePos += res.consumed
+      this.#offset = res.offset
       addCheckpoint(this.#log, { filePos: this.#filePos, offset: this.#offset })
       if (out.length || res.consumed === 0) return out
       // a whole chunk before `from`: keep going

@@ -1,15 +1,28 @@
 // WebSocket log following.
 //
-//   GET /jobs/:id/logs/ws?from=<offset>&stream=stdout|stderr|all   one job
-//   GET /ws                                                         multiplexed
+//   GET /jobs/:id/logs/ws?from=<offset>&stream=stdout|stderr|all&format=json|binary   one job
+//   GET /ws?format=json|binary                                                        multiplexed
 //       client → {"subscribe": "<job>", "from": <offset>, "stream"?: "..."} | {"unsubscribe": "<job>"}
 //
-// Server → client: text frames, one JSON object each (the same shape as an
-// NDJSON line of GET /jobs/:id/logs, see WireRecord): {job?, offset, stream,
-// time, data | data64, dropped?}; then {job?, exit: {exitCode, signal, state}}
-// once the job has exited and every byte was sent (the single-job socket then
-// closes with 1000). Errors: {job?, error: {code, message}}. A client resumes
-// by reconnecting with from = offset + bytes.length of the last record it got.
+// format=json (default): text frames, one JSON object each (the same shape as
+// an NDJSON line of GET /jobs/:id/logs, see WireRecord): {job?, offset, stream,
+// time, data | data64, dropped?}; adjacent records of one stream are merged up
+// to 256 KiB per message.
+//
+// format=binary: each output record is ONE binary message (no base64, no JSON),
+// adjacent records of one stream merged up to 256 KiB, little-endian
+// (src/logs/frame.ts has encodeFrame/decodeFrame):
+//   byte 0 u8 version = 1 | byte 1 u8 stream (1 stdout, 2 stderr) | byte 2 u8 J =
+//   job id length (0 on /jobs/:id/logs/ws) | byte 3 u8 reserved 0 |
+//   bytes 4–11 f64 offset of the first data byte | bytes 12–19 f64 time (ms since
+//   epoch) | J bytes job id (UTF-8, multiplexed only) | the raw data.
+// Everything else stays a JSON text message in both formats: retention markers
+// {job?, offset, stream, time, data: "", dropped}, the exit, errors.
+//
+// Both formats: then {job?, exit: {exitCode, signal, state}} once the job has
+// exited and every byte was sent (the single-job socket then closes with 1000).
+// Errors: {job?, error: {code, message}}. A client resumes by reconnecting with
+// from = offset + data length of the last record it got (exact: no gap, no dup).
 // Backpressure: bytes handed to the socket but not yet flushed to the kernel
 // are counted; above the high-water mark the follower stops reading the file
 // (it falls behind on disk; daemon memory stays bounded). Pings every 20 s keep
@@ -22,7 +35,9 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { z } from 'zod'
 import { isSkiffError } from '../../lib/errors.js'
-import { jobNotFound, selectRecords, toWire, type LogsRouteDeps } from './logs.js'
+import { encodeFrame, frameHeader } from '../../logs/frame.js'
+import type { LogRecord } from '../../logs/index.js'
+import { encodeWire, jobNotFound, selectRecords, type LogsRouteDeps } from './logs.js'
 
 export interface LogsWsOptions {
   authorize(req: IncomingMessage): boolean
@@ -32,6 +47,7 @@ export interface LogsWsOptions {
   highWaterMark?: number
 }
 
+type Format = 'json' | 'binary'
 const SINGLE = /^\/jobs\/([^/]+)\/logs\/ws\/?$/
 const Sub = z.union([
   z.object({ subscribe: z.string().min(1), from: z.number().int().nonnegative().optional(), stream: z.enum(['stdout', 'stderr', 'all']).optional() }).strict(),
@@ -50,11 +66,27 @@ class Sender {
     return this.#inflight
   }
   send(obj: unknown): void {
+    this.sendRaw(Buffer.from(JSON.stringify(obj)), false)
+  }
+  /** One binary message sent as two WebSocket fragments, header then data, so the
+   *  data (a view of the cursor's read buffer) is written to the socket without a
+   *  copy; receivers see one message. Synchronous: nothing can interleave. */
+  sendFragments(head: Buffer, data: Buffer): void {
     if (this.ws.readyState !== this.ws.OPEN) return
-    const s = JSON.stringify(obj)
-    const n = Buffer.byteLength(s)
+    const n = head.length + data.length
     this.#inflight += n
-    this.ws.send(s, () => {
+    this.ws.send(head, { binary: true, fin: false })
+    this.ws.send(data, { binary: true, fin: true }, () => {
+      this.#inflight -= n
+      if (this.#inflight <= this.hwm / 2) this.#wake()
+    })
+  }
+  /** A pre-encoded message: a JSON text (binary = false) or a binary frame. */
+  sendRaw(b: Buffer, binary: boolean): void {
+    if (this.ws.readyState !== this.ws.OPEN) return
+    const n = b.length
+    this.#inflight += n
+    this.ws.send(b, { binary }, () => {
       this.#inflight -= n
       if (this.#inflight <= this.hwm / 2) this.#wake()
     })
@@ -92,14 +124,26 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
   })
 
   /** Follow one job onto the socket; resolves once the exit was sent (or the follow was aborted). */
-  async function pump(sender: Sender, id: string, from: number, stream: 'stdout' | 'stderr' | 'all' | undefined, signal: AbortSignal, tag: boolean): Promise<boolean> {
+  const sendRecord = (sender: Sender, r: LogRecord, job: string | undefined, format: Format) => {
+    if (format === 'binary' && !r.dropped) {
+      const data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength)
+      const f = { job, offset: r.offset, stream: r.stream, time: r.time.getTime(), data }
+      if (data.length >= 4096) sender.sendFragments(frameHeader(f), data)
+      else sender.sendRaw(encodeFrame(f), true)
+    } else sender.sendRaw(encodeWire(r, job), false)
+  }
+
+  async function pump(sender: Sender, id: string, from: number, stream: 'stdout' | 'stderr' | 'all' | undefined, signal: AbortSignal, tag: boolean, format: Format): Promise<boolean> {
     const job = tag ? id : undefined
     try {
       for await (const item of selectRecords(deps, id, { from, stream, follow: true, coalesce: true }, signal)) {
-        await sender.ready(signal)
+        if (sender.inflight > sender.hwm) await sender.ready(signal)
         if (signal.aborted) return false
-        sender.send('exit' in item ? (tag ? { job, exit: item.exit } : { exit: item.exit }) : toWire(item, job))
-        if ('exit' in item) return true
+        if ('exit' in item) {
+          sender.send(tag ? { job, exit: item.exit } : { exit: item.exit })
+          return true
+        }
+        sendRecord(sender, item, job, format)
       }
       return false
     } catch (e) {
@@ -122,17 +166,17 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     ws.on('close', () => clearInterval(t))
   }
 
-  function single(ws: WebSocket, id: string, from: number, stream: 'stdout' | 'stderr' | 'all' | undefined) {
+  function single(ws: WebSocket, id: string, from: number, stream: 'stdout' | 'stderr' | 'all' | undefined, format: Format) {
     const ac = new AbortController()
     ws.on('close', () => ac.abort())
     ws.on('error', () => ac.abort())
     const sender = new Sender(ws, hwm)
-    void pump(sender, id, from, stream, ac.signal, false).then((done) => {
+    void pump(sender, id, from, stream, ac.signal, false, format).then((done) => {
       if (ws.readyState === ws.OPEN) ws.close(done ? 1000 : 1011, done ? 'exit' : 'error')
     })
   }
 
-  function multiplexed(ws: WebSocket) {
+  function multiplexed(ws: WebSocket, format: Format) {
     const subs = new Map<string, AbortController>()
     const sender = new Sender(ws, hwm)
     const stopAll = () => {
@@ -161,7 +205,7 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
       subs.get(id)?.abort()
       const ac = new AbortController()
       subs.set(id, ac)
-      void pump(sender, id, msg.from ?? 0, msg.stream, ac.signal, true).finally(() => {
+      void pump(sender, id, msg.from ?? 0, msg.stream, ac.signal, true, format).finally(() => {
         if (subs.get(id) === ac) subs.delete(id)
       })
     })
@@ -176,6 +220,8 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
       return
     }
     if (!deps.authorize(req)) return reject(socket, 401, 'Unauthorized', { error: { code: 'UNAUTHENTICATED', message: 'missing or invalid token (Authorization: Bearer, Sec-WebSocket-Protocol bearer.<token>, or ?token=)' } })
+    const format = url.searchParams.get('format') ?? 'json'
+    if (format !== 'json' && format !== 'binary') return reject(socket, 400, 'Bad Request', { error: { code: 'INVALID_ARGUMENT', message: 'format: expected json or binary', field: 'format' } })
     if (m) {
       const asked = decodeURIComponent(m[1]!)
       const fromRaw = url.searchParams.get('from') ?? '0'
@@ -189,13 +235,13 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
         keepalive(ws)
-        single(ws, id, Number(fromRaw), stream)
+        single(ws, id, Number(fromRaw), stream, format)
       })
       return
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       keepalive(ws)
-      multiplexed(ws)
+      multiplexed(ws, format)
     })
   }
   server.on('upgrade', onUpgrade)

@@ -38,6 +38,26 @@ export function toWire(r: LogRecord, job?: string): WireRecord {
   return w
 }
 
+/** toWire + JSON.stringify, straight into one Buffer (same keys, same order): the
+ *  bulk of a record is its data, which is copied once instead of being scanned
+ *  by JSON.stringify and re-encoded by the socket. `nl` appends '\n' (NDJSON). */
+export function encodeWire(r: LogRecord, job?: string, nl = false): Buffer {
+  const b = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength)
+  let head = job === undefined ? '{' : `{"job":${JSON.stringify(job)},`
+  head += `"offset":${r.offset},"stream":"${r.stream}","time":"${r.time.toISOString()}",`
+  const tail = (r.dropped ? `,"dropped":{"from":${r.dropped.from},"to":${r.dropped.to}}}` : '}') + (nl ? '\n' : '')
+  if (isUtf8(b)) return Buffer.from(`${head}"data":${JSON.stringify(b.toString('utf8'))}${tail}`)
+  const b64 = b.toString('base64')
+  const headLen = Buffer.byteLength(head)
+  const out = Buffer.allocUnsafe(headLen + 10 + b64.length + 1 + tail.length)
+  let p = out.write(head, 0, 'utf8')
+  p += out.write('"data64":"', p, 'latin1')
+  p += out.write(b64, p, 'latin1')
+  p += out.write('"', p, 'latin1')
+  out.write(tail, p, 'latin1')
+  return out
+}
+
 const digits = (field: string) => z.string().regex(/^\d+$/, `${field}: expected a non-negative integer`).transform(Number)
 export const LogsQuery = z
   .object({
@@ -87,7 +107,7 @@ function encodeStream(items: AsyncGenerator<LogRecord | { exit: LogExit }>, ac: 
   const atLineStart = { stdout: true, stderr: true }
   const encode = (r: LogRecord | { exit: LogExit }): Buffer | undefined => {
     if ('exit' in r) return o.ndjson ? Buffer.from(JSON.stringify({ exit: r.exit }) + '\n') : undefined
-    if (o.ndjson) return Buffer.from(JSON.stringify(toWire(r)) + '\n')
+    if (o.ndjson) return encodeWire(r, undefined, true)
     if (r.dropped || r.data.length === 0) return undefined
     const data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength)
     if (!o.timestamps) return data

@@ -26,16 +26,17 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true })
 })
 
-it('a stalled WebSocket follower does not grow daemon memory (RSS ceiling), and others are not held up', async () => {
+it.each(['json', 'binary'] as const)('a stalled WebSocket follower (%s) does not grow daemon memory (RSS ceiling), and others are not held up', async (format) => {
   const srv = await startLogServer(logs, jobs, { highWaterMark: Number(process.env.SKIFF_TEST_HWM ?? 1024 * 1024) })
   try {
     const base = process.memoryUsage().rss
-    jobs.add('big')
-    const c = await runContainer(bundle, ['sh', '-c', 'cat /data/blob'], logs.pathFor('big'))
+    const id = `big-${format}`
+    jobs.add(id)
+    const c = await runContainer(bundle, ['sh', '-c', 'cat /data/blob'], logs.pathFor(id))
     running.push(c)
-    void c.exited.then((code) => jobs.finish('big', code))
+    void c.exited.then((code) => jobs.finish(id, code))
     // A client that completes the handshake and then never reads: its socket buffers fill up.
-    const stalled = new WebSocket(`ws://127.0.0.1:${srv.port}/jobs/big/logs/ws`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    const stalled = new WebSocket(`ws://127.0.0.1:${srv.port}/jobs/${id}/logs/ws?format=${format}`, { headers: { authorization: `Bearer ${TOKEN}` } })
     await new Promise((r) => stalled.once('open', r))
     ;(stalled as unknown as { _socket: { pause(): void } })._socket.pause()
     let peak = base
@@ -43,11 +44,11 @@ it('a stalled WebSocket follower does not grow daemon memory (RSS ceiling), and 
     await c.exited
     await new Promise((r) => setTimeout(r, 1000))
     // a healthy follower of the same job still gets everything while the stalled one hangs on
-    const ok = await wsFollow(srv.port, 'big', { stopAfter: 5 * MB })
+    const ok = await wsFollow(srv.port, id, { stopAfter: 5 * MB, format })
     clearInterval(t)
     stalled.terminate()
     const growth = (peak - base) / MB
-    console.log(`stalled follower: RSS growth ${growth.toFixed(1)} MB while the job wrote 100 MB`)
+    console.log(`stalled ${format} follower: RSS growth ${growth.toFixed(1)} MB while the job wrote 100 MB`)
     expect(ok.bytes).toBeGreaterThanOrEqual(5 * MB)
     // Without backpressure the server queues ≥ 133 MB of base64 JSON for the stalled socket.
     expect(growth).toBeLessThan(64)

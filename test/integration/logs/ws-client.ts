@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import WebSocket from 'ws'
+import { decodeFrame } from '../../../src/logs/frame.js'
 import { TOKEN } from './server.js'
 
 export interface FollowResult {
@@ -11,6 +12,8 @@ export interface FollowResult {
   perStream: Record<'stdout' | 'stderr', Buffer[]>
   gaps: number
   dups: number
+  /** Messages carrying data, by wire type. */
+  frames: { binary: number; text: number }
 }
 
 /** Follow a job over WebSocket from `from`, hashing the data. Stops early (closing
@@ -19,22 +22,35 @@ export interface FollowResult {
 export function wsFollow(
   port: number,
   job: string,
-  opts: { from?: number; stopAfter?: number; hash?: ReturnType<typeof createHash>; keep?: boolean; state?: FollowResult } = {},
+  opts: { from?: number; stopAfter?: number; hash?: ReturnType<typeof createHash>; keep?: boolean; state?: FollowResult; format?: 'json' | 'binary' } = {},
 ): Promise<FollowResult> {
   const from = opts.from ?? 0
   const hash = opts.hash ?? createHash('sha256')
-  const st: FollowResult = opts.state ?? { sha256: '', bytes: 0, next: from, perStream: { stdout: [], stderr: [] }, gaps: 0, dups: 0 }
+  const st: FollowResult = opts.state ?? { sha256: '', bytes: 0, next: from, perStream: { stdout: [], stderr: [] }, gaps: 0, dups: 0, frames: { binary: 0, text: 0 } }
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/jobs/${job}/logs/ws?from=${from}`, [`bearer.${TOKEN}`])
+    const fmt = opts.format ? `&format=${opts.format}` : ''
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/jobs/${job}/logs/ws?from=${from}${fmt}`, [`bearer.${TOKEN}`])
     let received = 0
-    ws.on('message', (raw) => {
-      const m = JSON.parse(raw.toString())
-      if (m.exit) {
-        st.exit = m.exit
-        return
+    ws.on('message', (raw: Buffer, isBinary) => {
+      let m: { offset: number; stream: string }
+      let b: Buffer
+      if (isBinary) {
+        const f = decodeFrame(raw)
+        if (f.job !== undefined) return reject(new Error(`job id ${f.job} in a single-job frame`))
+        m = f
+        b = f.data
+        st.frames.binary++
+      } else {
+        const j = JSON.parse(raw.toString())
+        if (j.exit) {
+          st.exit = j.exit
+          return
+        }
+        if (j.error) return reject(new Error(JSON.stringify(j.error)))
+        m = j
+        b = j.data64 !== undefined ? Buffer.from(j.data64, 'base64') : Buffer.from(j.data, 'utf8')
+        st.frames.text++
       }
-      if (m.error) return reject(new Error(JSON.stringify(m.error)))
-      const b = m.data64 !== undefined ? Buffer.from(m.data64, 'base64') : Buffer.from(m.data, 'utf8')
       if (m.offset > st.next) st.gaps++
       if (m.offset < st.next) st.dups++
       st.next = m.offset + b.length
