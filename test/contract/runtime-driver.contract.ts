@@ -46,7 +46,9 @@ export function runtimeContract(name: 'crun' | 'runc') {
       makeBusyboxRootfs(rootfs)
       rt = createRuntime({ root: join(dir, 'rt'), runtime: name })
     })
-    afterAll(() => {
+    afterAll(async () => {
+      // containers of a test that failed before its remove(): remove them (and their cgroups) now
+      for (const id of rt ? await rt.list() : []) await (await rt.adopt(id).catch(() => undefined))?.remove().catch(() => {})
       rt?.close()
       const left = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m?.startsWith(dir))
       for (const m of left.reverse()) execFileSync('umount', ['-l', m!])

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { privateRuntimeCopy } from '../../../src/runtime/runtime-binary.js'
 
 /** fds of this process that point at an unlinked runtime copy */
@@ -16,7 +16,8 @@ const openCopies = () =>
   })
 
 describe('private runtime copy', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'skiff-rtbin-'))
+  let dir: string
+  beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), 'skiff-rtbin-'))))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   it('is an unlinked one-use copy that runs as crun without re-executing itself; the installed binary is untouched', async () => {

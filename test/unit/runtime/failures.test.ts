@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, renameSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { removeCgroups } from '../../../src/runtime/container.js'
 import { evaluate, type HostFacts } from '../../../src/runtime/doctor.js'
 import { createFailed, runtimeMessage } from '../../../src/runtime/errors.js'
@@ -10,7 +10,8 @@ import { conmonArgs } from '../../../src/runtime/monitor.js'
 import { SeccompCache } from '../../../src/runtime/seccomp-cache.js'
 import { defaultSeccomp } from '../../../src/runtime/seccomp.js'
 
-const tmp = mkdtempSync(join(tmpdir(), 'skiff-rt-unit-'))
+let tmp: string
+beforeAll(() => void (tmp = mkdtempSync(join(tmpdir(), 'skiff-rt-unit-'))))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 
 // Messages as crun 1.x and runc 1.1 print them on conmon's sync pipe (copied from real runs).
