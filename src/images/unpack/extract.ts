@@ -5,6 +5,7 @@ import { SkiffError } from '../../lib/errors.js'
 import type { Digest } from '../types.js'
 import { StreamedFile, WhiteoutMaker, currentIdentity, makeNode, needsChown, needsChmod, setXattrsSync, writeWholeFile, writeWholeFileSync, type Identity, type Meta } from './apply.js'
 import { entryName, isWithin, parentOf } from './entry-name.js'
+import { fileWriters, type FileWriterPool } from './file-writers.js'
 import { noSpace, unpackAborted, unpackFailed, unsafeEntry } from './errors.js'
 import { TarReader, type TarHeader } from './tar-reader.js'
 import { OVERLAY_OPAQUE_XATTR, classifyEntry } from './whiteouts.js'
@@ -23,6 +24,9 @@ export interface ExtractOptions {
   syncFileBytes?: number
   /** Background file writes in flight at most (keeps the libuv threadpool busy). */
   concurrency?: number
+  /** Threads that create small files, one per directory (see file-writers.ts);
+   *  null = write them on this thread. Default: the shared pool (null on one core). */
+  writers?: FileWriterPool | null
 }
 
 export interface ExtractResult {
@@ -64,6 +68,7 @@ class Extraction {
   readonly #small: number
   readonly #syncBytes: number
   readonly #limit: number
+  readonly #writers: FileWriterPool | null
   #active = 0
   #waiters: (() => void)[] = []
   #failure: unknown
@@ -75,6 +80,7 @@ class Extraction {
     this.#small = opts.smallFileBytes ?? 1 << 20
     this.#syncBytes = opts.syncFileBytes ?? Number(process.env.SKIFF_SYNC_BYTES ?? 64 * 1024)
     this.#limit = opts.concurrency ?? 32
+    this.#writers = opts.writers === undefined ? fileWriters() : opts.writers
   }
 
   async run(tar: Readable): Promise<ExtractResult> {
@@ -156,6 +162,17 @@ class Extraction {
         this.#nodes.set(name, 'file')
         if (h.size <= this.#small) {
           const data = await reader.read()
+          const pool = this.#writers
+          if (pool && !meta.xattrs) {
+            // Inode creation dominates small files: done off this thread, in parallel
+            // across directories (file-writers.ts); memory bounded by the pool.
+            await pool.room()
+            if (this.#failure) throw this.#failure
+            const chown = needsChown(meta, this.#id)
+            this.#active++
+            this.#track(name, pool.write(parentOf(name), { path: abs, data, mode: meta.mode, uid: meta.uid, gid: meta.gid, mtime: meta.mtime, chown, chmod: chown || needsChmod(meta, this.#id) }))
+            return
+          }
           if (h.size <= this.#syncBytes) return writeWholeFileSync(abs, data, meta, this.#id)
           await this.#slot()
           const p = writeWholeFile(abs, data, meta, this.#id)
