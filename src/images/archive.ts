@@ -12,7 +12,7 @@ import { MT } from './media-types.js'
 import { selectManifest } from './platform.js'
 import { normalizeReference } from './reference.js'
 import type { Descriptor, Digest, ImageRecord } from './types.js'
-import { sha256, verifyBytes } from './verify.js'
+import { Verifier, sha256, verifyBytes } from './verify.js'
 
 // Offline images. Two archive formats are read (and one written that both tools accept):
 //  - OCI image layout (image-spec image-layout.md): oci-layout, index.json, blobs/sha256/<hex>
@@ -176,7 +176,9 @@ export async function saveArchive(
     }
     await new Promise<void>((res, rej) => {
       const entry = p.entry({ name, mode: 0o644, mtime, size: body.size }, (e) => (e ? rej(e) : res()))
-      pipeline(d.store.read(body.digest), entry).catch(rej)
+      // Verified on the way: a blob torn by a power loss fails the save instead of
+      // producing an archive that no one can load.
+      pipeline(d.store.read(body.digest), new Verifier({ digest: body.digest, size: body.size }), entry).catch(rej)
     })
   }
   try {
@@ -190,7 +192,7 @@ export async function saveArchive(
       const m = parsed.manifest
       await add(blobName(record.manifestDigest), mbytes)
       await add(blobName(m.config.digest), await d.store.readBytes(m.config.digest))
-      for (const l of m.layers) await add(blobName(l.digest), { digest: l.digest, size: (await d.store.stat(l.digest))?.size ?? l.size })
+      for (const l of m.layers) await add(blobName(l.digest), { digest: l.digest, size: l.size })
       const tags = refs.filter((r) => !r.includes('@'))
       const base = { mediaType: parsed.mediaType, digest: record.manifestDigest, size: mbytes.length }
       if (tags.length === 0) index.push(base)

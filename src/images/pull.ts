@@ -125,8 +125,16 @@ export async function resolveRemote(d: PullDeps, refStr: string, platform: Platf
  *  The verifier fails in flush(), so neither side ever sees a clean end of bad bytes. */
 export async function fetchLayer(d: PullDeps, ref: Reference, desc: Descriptor, diffId: Digest, opts: { signal?: AbortSignal; onBytes?: (n: number) => void }): Promise<LayerOutcome> {
   const haveSnap = await d.snapshots.has(diffId)
-  if (haveSnap) return { diffId, unpackedSize: 0, downloaded: false, createdSnapshot: false, createdBlob: false }
   const haveBlob = !!(await d.store.stat(desc.digest))
+  if (haveSnap && haveBlob) return { diffId, unpackedSize: 0, downloaded: false, createdSnapshot: false, createdBlob: false }
+  if (haveSnap) {
+    // Unpacked already (another image with the same diff id in another compression, a
+    // load, a blob removed as torn) but this blob is not stored: keep it anyway, so every
+    // pulled image can be saved (save needs the exact compressed blob the manifest names).
+    const body = await d.client.getBlob(ref, desc, { signal: opts.signal })
+    await d.store.ingest(desc, body, { signal: opts.signal, onBytes: opts.onBytes })
+    return { diffId, unpackedSize: 0, downloaded: true, createdSnapshot: false, createdBlob: true }
+  }
   const compression = layerCompression(desc.mediaType)!
   const body = haveBlob ? d.store.read(desc.digest) : await d.client.getBlob(ref, desc, { signal: opts.signal })
   const verifier = new Verifier({ digest: desc.digest, size: desc.size, maxBytes: d.limits.maxLayerBytes, what: `layer ${desc.digest}` })

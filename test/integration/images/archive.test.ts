@@ -7,8 +7,8 @@ import { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
 import { extract } from 'tar-stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { busyboxRootfs, seed, type FixtureSet } from '../../fixtures/images.js'
-import { buildTar } from '../../fixtures/tar.js'
+import { busyboxRootfs, image, layerFromTar, pushImage, seed, type FixtureSet } from '../../fixtures/images.js'
+import { buildTar, dir, file as tfile } from '../../fixtures/tar.js'
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js'
 import { tmpService, withMerged } from './helpers.js'
 
@@ -82,6 +82,47 @@ describe('import, save, load', () => {
     } finally {
       await a.dispose()
       await b.dispose()
+    }
+  })
+
+  it('saves an image whose layer was already unpacked from another blob (same diff id, other compression)', async () => {
+    const a = tmpService({}, reg)
+    const b = tmpService()
+    try {
+      const tar = await buildTar([dir('data'), tfile('data/shared.txt', 'same layer, two compressions\n')])
+      const gz = await layerFromTar(tar, 'gzip')
+      const zs = await layerFromTar(tar, 'zstd')
+      expect(gz.diffId).toBe(zs.diffId)
+      await pushImage(reg, 'fixtures/shared-gz', 'latest', image([gz]))
+      const zimg = image([zs], { config: { Cmd: ['zstd'] } })
+      await pushImage(reg, 'fixtures/shared-zstd', 'latest', zimg)
+      await a.svc.pull(`${reg.host}/fixtures/shared-gz`)
+      // The snapshot exists now: the second pull unpacks nothing but must keep its own blob.
+      const img = await a.svc.pull(`${reg.host}/fixtures/shared-zstd`)
+      expect((await a.svc.store.stat(zs.digest))?.size).toBe(zs.blob.length)
+      const out = join(work, 'shared-zstd.tar')
+      await a.svc.save([`${reg.host}/fixtures/shared-zstd`], createWriteStream(out))
+      expect(await tarNames(out)).toContain(`blobs/sha256/${zs.digest.slice(7)}`)
+      const loaded = await b.svc.load(createReadStream(out))
+      expect(loaded.map((i) => i.id)).toEqual([img.id])
+      await withMerged(await b.svc.lowerDirs(loaded[0]!), async (root) => {
+        expect(await readFile(join(root, 'data/shared.txt'), 'utf8')).toBe('same layer, two compressions\n')
+      })
+    } finally {
+      await a.dispose()
+      await b.dispose()
+    }
+  })
+
+  it('save fails (DIGEST_MISMATCH) on a blob torn after it was stored instead of writing a broken archive', async () => {
+    const a = tmpService({}, reg)
+    try {
+      await a.svc.pull(`${reg.host}/fixtures/multi`)
+      const l = f.multi.layers[0]!
+      writeFileSync(a.svc.store.path(l.digest), Buffer.alloc(l.blob.length)) // same size, zeroed: a torn write
+      await expect(a.svc.save([`${reg.host}/fixtures/multi`], createWriteStream(join(work, 'torn.tar')))).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' })
+    } finally {
+      await a.dispose()
     }
   })
 
