@@ -39,7 +39,7 @@ export interface JobLog {
 
 const CHECKPOINT_EVERY = 1 << 20
 /** File bytes per read (a follower far behind reads this much per step). */
-export const DEFAULT_CHUNK = 256 * 1024
+export const DEFAULT_CHUNK = 1024 * 1024
 const MAX_LINE = 1 << 20 // conmon lines are ≤ 8192 + header; anything longer is not conmon's
 
 export async function loadMeta(dir: string): Promise<RetentionMeta> {
@@ -71,7 +71,7 @@ function addCheckpoint(log: JobLog, c: Checkpoint) {
 
 /**
  * Reads records from a record boundary onwards, one bounded chunk at a time.
- * Reads go into a slab (1 MiB, or 4 chunks) that is handed out piecewise: the
+ * Reads go into a slab (2 chunks) that is handed out piecewise: the
  * records are views of it, so a reader tailing a live file with many small
  * reads does not allocate a chunk per read. Memory: the slabs still referenced
  * by records the caller holds. A torn last line is re-read on the next call
@@ -116,7 +116,7 @@ export class LogCursor {
   /** `size` bytes of the slab nobody references yet. */
   #take(size: number): Buffer {
     if (!this.#slab || this.#slab.length - this.#slabUsed < size) {
-      this.#slab = Buffer.allocUnsafeSlow(Math.max(size, this.#chunk * 4, 1 << 20))
+      this.#slab = Buffer.allocUnsafeSlow(Math.max(size, this.#chunk * 2))
       this.#slabUsed = 0
     }
     return this.#slab.subarray(this.#slabUsed, this.#slabUsed + size)

@@ -99,10 +99,15 @@ class Sender {
   async ready(signal: AbortSignal): Promise<void> {
     while (this.#inflight > this.hwm && !signal.aborted && this.ws.readyState === this.ws.OPEN) {
       await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve)
-        signal.addEventListener('abort', () => resolve(), { once: true })
+        const done = () => {
+          signal.removeEventListener('abort', done)
+          this.ws.off('close', done)
+          resolve()
+        }
+        this.#waiters.push(done)
+        signal.addEventListener('abort', done, { once: true })
         // the socket may close without flushing: don't wait forever
-        this.ws.once('close', () => resolve())
+        this.ws.once('close', done)
       })
     }
   }

@@ -22,6 +22,10 @@ let srv: Awaited<ReturnType<typeof startLogServer>>
 const containers: RunningContainer[] = []
 const blob = pseudoRandom(100 * MB, 0x5eed1234)
 const blobSum = sha256(blob)
+// Backpressure waits must not pile up listeners on the socket or the abort signal.
+const warnings: string[] = []
+const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`)
+process.on('warning', onWarning)
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'skiff-logs-bin-'))
@@ -33,6 +37,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  process.off('warning', onWarning)
   await srv?.close()
   logs?.close()
   for (const c of containers) await c.cleanup()
@@ -128,6 +133,23 @@ describe('binary WebSocket frames (?format=binary)', () => {
     expect(Buffer.concat(got[a.id]!).toString()).toBe(Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join(''))
     expect(Buffer.concat(got[b.id]!).toString()).toBe(Array.from({ length: 500 }, (_, i) => `${i + 1}\n`).join(''))
     expect(exits[b.id]).toMatchObject({ exitCode: 3 })
+  })
+
+  it('a tiny high-water mark: every frame waits for the socket to drain, bytes stay exact, no listener leak', async () => {
+    const small = await startLogServer(logs, jobs, { highWaterMark: 16 * 1024 })
+    try {
+      const { id } = await job('head -c 20000000 /data/blob')
+      for (const format of ['binary', 'json'] as const) {
+        const r = await wsFollow(small.port, id, { format })
+        expect(r.bytes).toBe(20 * MB)
+        expect(r.sha256).toBe(sha256(blob.subarray(0, 20 * MB)))
+        expect(r.gaps + r.dups).toBe(0)
+      }
+    } finally {
+      await small.close()
+    }
+    await new Promise((r) => setImmediate(r))
+    expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([])
   })
 
   it('an unknown format is refused before the upgrade (400 naming the field)', async () => {
