@@ -5,7 +5,7 @@
 // Standalone: npx tsx bench/logs.ts
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { PACKAGE_ROOT } from '../src/lib/paths.js'
@@ -17,7 +17,7 @@ import { podman, PODMAN_ULIMITS } from './peers.js'
 import { row, median, type BenchRow } from './types.js'
 
 const SIZE = 100_000_000
-const RUNS = Number(process.env.SKIFF_BENCH_RUNS ?? 3)
+const RUNS = Number(process.env.SKIFF_BENCH_RUNS ?? 5)
 type Mode = 'binary' | 'json'
 const MODES = (process.env.SKIFF_BENCH_MODES ?? 'binary,json').split(',') as Mode[]
 
@@ -138,7 +138,7 @@ export async function benchLogs(): Promise<BenchRow[]> {
   const pm = peer.length ? median(peer) : null
   return MODES.map((mode) => {
     const s = median(skiff[mode])
-    const note = `skiff ${mbps(s)} MB/s (${mode} frames, ${msgs[mode]} messages, client decodes + sha256)${pm ? `, podman ${mbps(pm)} MB/s` : ''}; median of ${RUNS}; ${peerNote}`
+    const note = `skiff ${mbps(s)} MB/s (${mode} frames, ${msgs[mode]} messages, client decodes + sha256)${pm ? `, podman ${mbps(pm)} MB/s` : ''}; median of ${RUNS} (each: ${skiff[mode].map((x) => x.toFixed(0)).join(', ')} ms); load ${loadavg()[0]!.toFixed(1)} on 2 cores; ${peerNote}`
     return row(`logs: 100 MB container→WS client (${mode})`, s, 'podman run -d + logs -f', pm, note.trim())
   })
 }

@@ -95,6 +95,11 @@ describe('binary WebSocket frames (?format=binary)', () => {
     expect(Buffer.concat(all.perStream.stdout).toString()).toBe(want('out') + 'tail')
     expect(Buffer.concat(all.perStream.stderr).toString()).toBe(want('err'))
     expect(all.exit).toMatchObject({ exitCode: 0 })
+    // a stream filter: merged frames never mix streams, offsets stay those of the whole output
+    const err = await wsFollow(srv.port, id, { format: 'binary', keep: true, stream: 'stderr' })
+    expect(Buffer.concat(err.perStream.stderr).toString()).toBe(want('err'))
+    expect(err.perStream.stdout).toEqual([])
+    expect(err.gaps).toBeGreaterThan(0) // the stdout bytes in between are skipped, not renumbered
     const total = all.bytes
     for (const from of [1, 7, 12_345, total - 2, total]) {
       const r = await wsFollow(srv.port, id, { from, format: 'binary' })

@@ -22,13 +22,13 @@ export interface FollowResult {
 export function wsFollow(
   port: number,
   job: string,
-  opts: { from?: number; stopAfter?: number; hash?: ReturnType<typeof createHash>; keep?: boolean; state?: FollowResult; format?: 'json' | 'binary' } = {},
+  opts: { from?: number; stopAfter?: number; hash?: ReturnType<typeof createHash>; keep?: boolean; state?: FollowResult; format?: 'json' | 'binary'; stream?: 'stdout' | 'stderr' } = {},
 ): Promise<FollowResult> {
   const from = opts.from ?? 0
   const hash = opts.hash ?? createHash('sha256')
   const st: FollowResult = opts.state ?? { sha256: '', bytes: 0, next: from, perStream: { stdout: [], stderr: [] }, gaps: 0, dups: 0, frames: { binary: 0, text: 0 } }
   return new Promise((resolve, reject) => {
-    const fmt = opts.format ? `&format=${opts.format}` : ''
+    const fmt = (opts.format ? `&format=${opts.format}` : '') + (opts.stream ? `&stream=${opts.stream}` : '')
     const ws = new WebSocket(`ws://127.0.0.1:${port}/jobs/${job}/logs/ws?from=${from}${fmt}`, [`bearer.${TOKEN}`])
     let received = 0
     ws.on('message', (raw: Buffer, isBinary) => {
