@@ -101,8 +101,9 @@ export async function benchLogs(): Promise<BenchRow[]> {
       }
     }
 
-    const p = podman()
-    if (p.available && process.env.SKIFF_BENCH_PODMAN !== '0') {
+    // SKIFF_BENCH_PODMAN=0 skips the peer (quick iterations); podman() makes a temp dir, so decide first
+    const p = process.env.SKIFF_BENCH_PODMAN === '0' ? undefined : podman()
+    if (p?.available) {
       try {
         const tar = join(root, 'rootfs.tar')
         await new Promise<void>((res, rej) => spawn('tar', ['-C', bundle.rootfs, '-cf', tar, '.'], { stdio: 'ignore' }).on('exit', (c) => (c ? rej(new Error(`tar ${c}`)) : res())))
