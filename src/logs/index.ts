@@ -14,6 +14,7 @@ export type { RetentionMeta } from './log-file.js'
 export type { Stream } from './record.js'
 export { parseSince } from './query.js'
 export { encodeRecord, encodeOutput, formatTs, parseRecords } from './record.js'
+export { encodeFrame, frameHeader } from './frame.js'
 
 export interface ReadQuery {
   /** Decoded offset to start at (a record straddling it is cut there). */

@@ -35,7 +35,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { z } from 'zod'
 import { isSkiffError } from '../../lib/errors.js'
-import { encodeFrame, frameHeader } from '../../logs/frame.js'
+import { encodeFrame, frameHeader } from '../../logs/index.js'
 import type { LogRecord } from '../../logs/index.js'
 import { encodeWire, jobNotFound, selectRecords, type LogsRouteDeps } from './logs.js'
 
