@@ -1,25 +1,17 @@
 // The binary WebSocket frame mode (?format=binary) with real conmon + crun
 // containers, a real server and real ws clients.
 import { createHash } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeFrame } from '../../../src/logs/frame.js'
-import { createLogStore, type LogStore } from '../../../src/logs/index.js'
+import { type LogStore } from '../../../src/logs/index.js'
 import { pseudoRandom, sha256 } from './blob.js'
-import { makeBundle, runContainer, type Bundle, type RunningContainer } from './container.js'
+import { useLogsFixture, type LogsFixture } from './fixture.js'
 import { JobTable, startLogServer, TOKEN } from './server.js'
 import { wsFollow } from './ws-client.js'
 
 const MB = 1_000_000
-let root: string
-let bundle: Bundle
-let logs: LogStore
-let jobs: JobTable
-let srv: Awaited<ReturnType<typeof startLogServer>>
-const containers: RunningContainer[] = []
 const blob = pseudoRandom(100 * MB, 0x5eed1234)
 const blobSum = sha256(blob)
 // Backpressure waits must not pile up listeners on the socket or the abort signal.
@@ -27,33 +19,17 @@ const warnings: string[] = []
 const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`)
 process.on('warning', onWarning)
 
-beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'skiff-logs-bin-'))
-  bundle = makeBundle()
-  bundle.put('data/blob', blob)
-  logs = createLogStore({ root: join(root, 'logs'), maxBytes: 1024 * 1024 * 1024 })
-  jobs = new JobTable()
-  srv = await startLogServer(logs, jobs)
+const { fx, job } = useLogsFixture('skiff-logs-bin-', blob)
+let logs: LogStore
+let jobs: JobTable
+let srv: LogsFixture['srv']
+beforeAll(() => {
+  ;({ logs, jobs, srv } = fx)
 })
 
 afterAll(async () => {
   process.off('warning', onWarning)
-  await srv?.close()
-  logs?.close()
-  for (const c of containers) await c.cleanup()
-  bundle?.remove()
-  rmSync(root, { recursive: true, force: true })
 })
-
-let n = 0
-async function job(script: string): Promise<{ id: string; c: RunningContainer }> {
-  const id = `bin${n++}`
-  jobs.add(id)
-  const c = await runContainer(bundle, ['sh', '-c', script], logs.pathFor(id))
-  containers.push(c)
-  void c.exited.then((code) => jobs.finish(id, code))
-  return { id, c }
-}
 
 describe('binary WebSocket frames (?format=binary)', () => {
   it('100 MB of pseudo-random bytes arrive with the same checksum, as binary frames of ≤ 256 KiB', async () => {

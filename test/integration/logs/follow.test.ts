@@ -1,55 +1,29 @@
 // Real conmon + crun containers writing real k8s-file logs, read through a real
 // HTTP server and real WebSocket clients.
 import { createHash } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import WebSocket from 'ws'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createLogStore, type LogStore } from '../../../src/logs/index.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { type LogStore } from '../../../src/logs/index.js'
 import { pseudoRandom, sha256 } from './blob.js'
-import { makeBundle, runContainer, type Bundle, type RunningContainer } from './container.js'
-import { JobTable, startLogServer, TOKEN } from './server.js'
+import { useLogsFixture, type LogsFixture } from './fixture.js'
+import { JobTable, TOKEN } from './server.js'
 import { wsFollow } from './ws-client.js'
 
 const MB = 1_000_000
-let root: string
-let bundle: Bundle
-let logs: LogStore
-let jobs: JobTable
-let srv: Awaited<ReturnType<typeof startLogServer>>
-const containers: RunningContainer[] = []
 const blob = pseudoRandom(100 * MB)
 const blobSum = sha256(blob)
 
-beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'skiff-logs-it-'))
-  bundle = makeBundle()
-  bundle.put('data/blob', blob)
-  logs = createLogStore({ root: join(root, 'logs'), maxBytes: 1024 * 1024 * 1024 })
-  jobs = new JobTable()
-  srv = await startLogServer(logs, jobs)
+const { fx, job } = useLogsFixture('skiff-logs-it-', blob)
+let logs: LogStore
+let jobs: JobTable
+let srv: LogsFixture['srv']
+beforeAll(() => {
+  ;({ logs, jobs, srv } = fx)
 })
 
-afterAll(async () => {
-  await srv?.close()
-  logs?.close()
-  for (const c of containers) await c.cleanup()
-  bundle?.remove()
-  rmSync(root, { recursive: true, force: true })
-})
 
-let n = 0
-/** Start a container as job `id`; the job table learns its exit from conmon's exit file. */
-async function job(script: string): Promise<{ id: string; c: RunningContainer }> {
-  const id = `job${n++}`
-  jobs.add(id)
-  const c = await runContainer(bundle, ['sh', '-c', script], logs.pathFor(id))
-  containers.push(c)
-  void c.exited.then((code) => jobs.finish(id, code))
-  return { id, c }
-}
 
 const get = async (path: string, headers: Record<string, string> = {}) => {
   const r = await request(srv.base + path, { headers: { authorization: `Bearer ${TOKEN}`, ...headers } })
