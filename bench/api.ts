@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { importBusybox, removeDataDir, startDaemon } from '../test/helpers/daemon.js'
 import { PACKAGE_ROOT } from '../src/lib/paths.js'
-import { podman, PODMAN_ULIMITS, timeSync } from './peers.js'
+import { podmanRunTrueMs } from './peers.js'
 import { median, percentile, row, type BenchRow } from './types.js'
 
 export async function benchApi(opts: { calls?: number; jobs?: number; concurrency?: number } = {}): Promise<BenchRow[]> {
@@ -34,28 +34,10 @@ export async function benchApi(opts: { calls?: number; jobs?: number; concurrenc
     const jobsPerSec = total / secs
 
     // peer: podman run --rm of the same rootfs
-    const p = podman()
-    let podmanMs: number | null = null
-    let podmanJps: number | null = null
-    if (p.available) {
-      try {
-        const tar = join(d.dataDir, 'busybox-rootfs.tar')
-        execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/make-busybox-rootfs'), tar])
-        const imp = p.run(['import', tar, 'localhost/busybox:latest'])
-        if (imp.status !== 0) throw new Error(imp.stderr)
-        const once = () => {
-          const r = p.run(['run', '--rm', '--network', 'none', ...PODMAN_ULIMITS, 'localhost/busybox:latest', 'true'])
-          if (r.status !== 0) throw new Error(r.stderr)
-        }
-        once()
-        const pl: number[] = []
-        for (let i = 0; i < 20; i++) pl.push(timeSync(once))
-        podmanMs = median(pl)
-        podmanJps = 1000 / podmanMs
-      } finally {
-        p.cleanup()
-      }
-    }
+    const tar = join(d.dataDir, 'busybox-rootfs.tar')
+    execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/make-busybox-rootfs'), tar])
+    const podmanMs = podmanRunTrueMs(tar, 20)
+    const podmanJps = podmanMs ? 1000 / podmanMs : null
     rows.push(row(`POST /run?wait=true p50 (n=${calls})`, median(lat), 'podman run --rm (median)', podmanMs, 'target ≤ 15 ms'))
     rows.push(row(`POST /run?wait=true p99 (n=${calls})`, percentile(lat, 99), 'podman run --rm (median)', podmanMs))
     rows.push({ ...row(`jobs/s, ${conc} clients, ${total} jobs`, 1000 / jobsPerSec, 'podman run --rm, sequential', podmanJps ? 1000 / podmanJps : null, `skiff ${jobsPerSec.toFixed(0)} jobs/s vs podman ${podmanJps?.toFixed(1) ?? 'n/a'} jobs/s; target ≥ 100 jobs/s; ms = per-job`) })

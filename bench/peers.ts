@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { median } from './types.js'
 
 /** Rootful podman with all of its state under a temp dir (nothing touches the
  *  host's /var/lib/containers), configured for this host: cgroupfs, file events,
@@ -51,4 +52,25 @@ export function timeSync(fn: () => void): number {
   const t0 = performance.now()
   fn()
   return performance.now() - t0
+}
+
+/** Median ms of `podman run --rm --network none <rootfs> true` over `runs`, with the
+ *  rootfs tarball imported into a throw-away podman store; null without podman. */
+export function podmanRunTrueMs(rootfsTar: string, runs: number): number | null {
+  const p = podman()
+  if (!p.available) return null
+  try {
+    const imp = p.run(['import', rootfsTar, 'localhost/busybox:latest'])
+    if (imp.status !== 0) throw new Error(`podman import: ${imp.stderr}`)
+    const once = () => {
+      const r = p.run(['run', '--rm', '--network', 'none', ...PODMAN_ULIMITS, 'localhost/busybox:latest', 'true'])
+      if (r.status !== 0) throw new Error(r.stderr)
+    }
+    once()
+    const ms: number[] = []
+    for (let i = 0; i < runs; i++) ms.push(timeSync(once))
+    return median(ms)
+  } finally {
+    p.cleanup()
+  }
 }
