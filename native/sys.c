@@ -1,13 +1,25 @@
-// skiff_sys: the few Linux syscalls Node's fs lacks and skiff needs on the job
-// start path (mount/umount2). Spawning mount(8) forks the whole Node process,
-// which costs milliseconds per call; the syscall costs microseconds.
+// skiff_sys: the few Linux syscalls Node lacks and skiff needs on the job start
+// path. Spawning mount(8) forks the whole Node process, which costs milliseconds
+// per call; the syscall costs microseconds. Node's child_process.spawn forks too
+// (libuv 1.46 uses fork(2) on Linux), so copying the page tables of a daemon with
+// a few hundred MiB mapped blocks the event loop for 1-3 ms per job; posix_spawn
+// uses clone(CLONE_VM|CLONE_VFORK), whose cost does not grow with the parent.
+// Slow syscalls (mount, umount2, waitpid) run on the libuv thread pool.
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdio.h>
+#include <fcntl.h>
 #include <node_api.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <ftw.h>
+#include <unistd.h>
 
 static char *get_string(napi_env env, napi_value v, int *is_null) {
   napi_valuetype t;
@@ -25,22 +37,136 @@ static char *get_string(napi_env env, napi_value v, int *is_null) {
   return s;
 }
 
-static napi_value throw_errno(napi_env env, const char *call, int err) {
+static const char *errno_name(int err) {
+  switch (err) {
+    case EBUSY: return "EBUSY";
+    case EINVAL: return "EINVAL";
+    case ENOENT: return "ENOENT";
+    case EPERM: return "EPERM";
+    case ENOTDIR: return "ENOTDIR";
+    case EAGAIN: return "EAGAIN";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case EPIPE: return "EPIPE";
+    case EBADF: return "EBADF";
+    case ECHILD: return "ECHILD";
+    case EACCES: return "EACCES";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ENOTEMPTY: return "ENOTEMPTY";
+    default: return "ERRNO";
+  }
+}
+
+static napi_value errno_error(napi_env env, const char *call, int err) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", call, strerror(err));
-  napi_value code, message, error;
-  const char *name = err == EBUSY ? "EBUSY" : err == EINVAL ? "EINVAL" : err == ENOENT ? "ENOENT" : err == EPERM ? "EPERM" : err == ENOTDIR ? "ENOTDIR" : "ERRNO";
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_value code, message, error, errnum;
+  napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
   napi_create_error(env, code, message, &error);
-  napi_value errnum;
   napi_create_int32(env, err, &errnum);
   napi_set_named_property(env, error, "errno", errnum);
-  napi_throw(env, error);
+  return error;
+}
+
+static napi_value throw_errno(napi_env env, const char *call, int err) {
+  napi_throw(env, errno_error(env, call, err));
   return NULL;
 }
 
-// mount(source | null, target, fstype | null, flags, data | null)
+// ---- work on the thread pool, settled as a promise ----------------------------
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  int op;  // OP_*
+  char *a, *b, *c, *d;
+  unsigned long flags;
+  int pid;
+  int rc, err, status;
+} job_t;
+
+enum { OP_MOUNT, OP_UMOUNT2, OP_WAITPID, OP_RMTREE };
+
+static void job_free(job_t *j) {
+  free(j->a);
+  free(j->b);
+  free(j->c);
+  free(j->d);
+  free(j);
+}
+
+// nftw callback for rm -rf: depth-first, never following symlinks and never
+// entering another filesystem (a mount left inside a container dir stays intact,
+// and the rmdir of its parent then fails instead of deleting through it).
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+  (void)st;
+  (void)ftw;
+  int rc = (type == FTW_DP || type == FTW_D) ? rmdir(path) : unlink(path);
+  return rc < 0 && errno != ENOENT ? errno : 0;
+}
+
+static void job_execute(napi_env env, void *data) {
+  (void)env;
+  job_t *j = data;
+  switch (j->op) {
+    case OP_MOUNT:
+      j->rc = mount(j->a, j->b, j->c, j->flags, j->d);
+      break;
+    case OP_UMOUNT2:
+      j->rc = umount2(j->b, (int)j->flags);
+      break;
+    case OP_RMTREE: {
+      int r = nftw(j->b, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+      if (r > 0) {
+        errno = r;
+        j->rc = -1;
+      } else if (r < 0 && errno == ENOENT) {
+        j->rc = 0;
+      } else {
+        j->rc = r;
+      }
+      break;
+    }
+    case OP_WAITPID:
+      do j->rc = waitpid(j->pid, &j->status, 0);
+      while (j->rc < 0 && errno == EINTR);
+      break;
+  }
+  j->err = j->rc < 0 ? errno : 0;
+}
+
+static void job_complete(napi_env env, napi_status status, void *data) {
+  job_t *j = data;
+  static const char *names[] = {"mount", "umount2", "waitpid", "rmtree"};
+  if (status != napi_ok) {
+    napi_reject_deferred(env, j->deferred, errno_error(env, names[j->op], ECANCELED));
+  } else if (j->rc < 0) {
+    napi_reject_deferred(env, j->deferred, errno_error(env, names[j->op], j->err));
+  } else if (j->op == OP_WAITPID) {
+    // the exit code, or 128 + signal as shells report it
+    napi_value v;
+    int code = WIFEXITED(j->status) ? WEXITSTATUS(j->status) : WIFSIGNALED(j->status) ? 128 + WTERMSIG(j->status) : -1;
+    napi_create_int32(env, code, &v);
+    napi_resolve_deferred(env, j->deferred, v);
+  } else {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, j->deferred, undef);
+  }
+  napi_delete_async_work(env, j->work);
+  job_free(j);
+}
+
+static napi_value queue_job(napi_env env, job_t *j) {
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, "skiff_sys", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
+}
+
+// mount(source | null, target, fstype | null, flags, data | null): Promise<void>
 static napi_value Mount(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
@@ -49,49 +175,228 @@ static napi_value Mount(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "mount(source, target, fstype, flags, data)");
     return NULL;
   }
-  int n1, n2, n3, n5;
-  char *source = get_string(env, argv[0], &n1);
-  char *target = get_string(env, argv[1], &n2);
-  char *fstype = get_string(env, argv[2], &n3);
-  char *data = get_string(env, argv[4], &n5);
+  job_t *j = calloc(1, sizeof *j);
+  int n;
+  j->op = OP_MOUNT;
+  j->a = get_string(env, argv[0], &n);
+  j->b = get_string(env, argv[1], &n);
+  j->c = get_string(env, argv[2], &n);
+  j->d = get_string(env, argv[4], &n);
   double flags = 0;
   napi_get_value_double(env, argv[3], &flags);
-  int rc = target ? mount(source, target, fstype, (unsigned long)flags, data) : -1;
-  int err = target ? errno : EINVAL;
-  free(source);
-  free(target);
-  free(fstype);
-  free(data);
-  if (rc != 0) return throw_errno(env, "mount", err);
-  return NULL;
+  j->flags = (unsigned long)flags;
+  if (!j->b) {
+    job_free(j);
+    napi_throw_type_error(env, NULL, "mount: target must be a string");
+    return NULL;
+  }
+  return queue_job(env, j);
 }
 
-// umount2(target, flags)
+// umount2(target, flags): Promise<void>
 static napi_value Umount2(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int is_null;
-  char *target = argc > 0 ? get_string(env, argv[0], &is_null) : NULL;
+  job_t *j = calloc(1, sizeof *j);
+  j->op = OP_UMOUNT2;
+  j->b = argc > 0 ? get_string(env, argv[0], &is_null) : NULL;
   int32_t flags = 0;
   if (argc > 1) napi_get_value_int32(env, argv[1], &flags);
-  if (!target) {
+  j->flags = (unsigned long)flags;
+  if (!j->b) {
+    job_free(j);
     napi_throw_type_error(env, NULL, "umount2(target, flags)");
     return NULL;
   }
-  int rc = umount2(target, flags);
-  int err = errno;
-  free(target);
-  if (rc != 0) return throw_errno(env, "umount2", err);
-  return NULL;
+  return queue_job(env, j);
+}
+
+// waitpid(pid): Promise<number> — reaps a child started by spawn()
+static napi_value Waitpid(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  job_t *j = calloc(1, sizeof *j);
+  j->op = OP_WAITPID;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &j->pid) != napi_ok || j->pid <= 0) {
+    job_free(j);
+    napi_throw_type_error(env, NULL, "waitpid(pid)");
+    return NULL;
+  }
+  return queue_job(env, j);
+}
+
+// rmtree(path): Promise<void> — rm -rf in one thread-pool job instead of an
+// async call per entry; a missing path is not an error
+static napi_value Rmtree(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int is_null;
+  job_t *j = calloc(1, sizeof *j);
+  j->op = OP_RMTREE;
+  j->b = argc > 0 ? get_string(env, argv[0], &is_null) : NULL;
+  if (!j->b || j->b[0] != '/') {
+    job_free(j);
+    napi_throw_type_error(env, NULL, "rmtree(absolutePath)");
+    return NULL;
+  }
+  return queue_job(env, j);
+}
+
+// ---- spawn ---------------------------------------------------------------------
+
+static char **get_string_array(napi_env env, napi_value arr) {
+  uint32_t n = 0;
+  if (napi_get_array_length(env, arr, &n) != napi_ok) return NULL;
+  char **out = calloc(n + 1, sizeof(char *));
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    int is_null;
+    napi_get_element(env, arr, i, &v);
+    out[i] = get_string(env, v, &is_null);
+    if (!out[i]) out[i] = strdup("");
+  }
+  return out;
+}
+
+static void free_string_array(char **a) {
+  if (!a) return;
+  for (char **p = a; *p; p++) free(*p);
+  free(a);
+}
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *file, *cwd;
+  char **args, **envp;
+  int n, child_fd[8], rd[8], wr[8];
+  pid_t pid;
+  int err;
+} spawn_t;
+
+static void spawn_execute(napi_env env, void *data) {
+  (void)env;
+  spawn_t *j = data;
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  // dup2 clears O_CLOEXEC on the target; the originals close on exec
+  for (int i = 0; i < j->n; i++) posix_spawn_file_actions_adddup2(&fa, j->wr[i], j->child_fd[i]);
+  if (j->cwd) posix_spawn_file_actions_addchdir_np(&fa, j->cwd);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+  j->err = posix_spawn(&j->pid, j->file, &fa, &attr, j->args, j->envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  for (int i = 0; i < j->n; i++) close(j->wr[i]);
+}
+
+static void spawn_complete(napi_env env, napi_status status, void *data) {
+  spawn_t *j = data;
+  if (status != napi_ok && !j->err) j->err = ECANCELED;
+  if (j->err) {
+    for (int i = 0; i < j->n; i++) close(j->rd[i]);
+    napi_reject_deferred(env, j->deferred, errno_error(env, "posix_spawn", j->err));
+  } else {
+    napi_value result, vpid, fds;
+    napi_create_object(env, &result);
+    napi_create_int32(env, j->pid, &vpid);
+    napi_set_named_property(env, result, "pid", vpid);
+    napi_create_array_with_length(env, j->n, &fds);
+    for (int i = 0; i < j->n; i++) {
+      napi_value v;
+      napi_create_int32(env, j->rd[i], &v);
+      napi_set_element(env, fds, i, v);
+    }
+    napi_set_named_property(env, result, "fds", fds);
+    napi_resolve_deferred(env, j->deferred, result);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j->file);
+  free(j->cwd);
+  free_string_array(j->args);
+  free_string_array(j->envp);
+  free(j);
+}
+
+// spawn(file, argv[], envp[], cwd | null, pipeFds[]): Promise<{pid, fds[]}>
+// On the thread pool: the calling thread is suspended until the child execs.
+// The child gets /dev/null on 0 and 1, a new session, default signal
+// dispositions and an empty signal mask (Node ignores SIGPIPE, and an ignored
+// disposition would survive exec). Each child fd in pipeFds is the write end of
+// a new pipe whose read end (O_CLOEXEC) is returned in the same order. The caller
+// must reap the child with waitpid(): libuv only reaps the children it spawned.
+static napi_value Spawn(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, pipeFds)");
+    return NULL;
+  }
+  int is_null;
+  spawn_t *j = calloc(1, sizeof *j);
+  j->file = get_string(env, argv[0], &is_null);
+  j->args = get_string_array(env, argv[1]);
+  j->envp = get_string_array(env, argv[2]);
+  j->cwd = get_string(env, argv[3], &is_null);
+  uint32_t npipes = 0;
+  napi_get_array_length(env, argv[4], &npipes);
+  if (npipes > 8) npipes = 8;
+  int err = j->file && j->args && j->envp ? 0 : EINVAL;
+  for (uint32_t i = 0; i < npipes && !err; i++) {
+    napi_value v;
+    napi_get_element(env, argv[4], i, &v);
+    napi_get_value_int32(env, v, &j->child_fd[i]);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+      err = errno;
+      break;
+    }
+    j->rd[i] = p[0];
+    j->wr[i] = p[1];
+    j->n++;
+  }
+  if (err) {
+    for (int i = 0; i < j->n; i++) {
+      close(j->rd[i]);
+      close(j->wr[i]);
+    }
+    free(j->file);
+    free(j->cwd);
+    free_string_array(j->args);
+    free_string_array(j->envp);
+    free(j);
+    return throw_errno(env, "spawn", err);
+  }
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, "skiff_spawn", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, spawn_execute, spawn_complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
 }
 
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, Mount, NULL, NULL, NULL, napi_default, NULL},
       {"umount2", NULL, Umount2, NULL, NULL, NULL, napi_default, NULL},
+      {"spawn", NULL, Spawn, NULL, NULL, NULL, napi_default, NULL},
+      {"waitpid", NULL, Waitpid, NULL, NULL, NULL, napi_default, NULL},
+      {"rmtree", NULL, Rmtree, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
 }
 

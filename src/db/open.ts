@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../lib/paths.js'
 import * as schema from './schema.js'
 
-export type Db = BetterSQLite3Database<typeof schema>
+export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database }
 export { schema }
 
 export const MIGRATIONS_DIR = join(PACKAGE_ROOT, 'migrations')

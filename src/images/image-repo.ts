@@ -19,7 +19,26 @@ export interface NewImage {
 /** Synchronous SQLite access for images, refs and layers. No I/O besides SQLite;
  *  every multi-row change is one transaction. */
 export class ImageRepo {
-  constructor(readonly db: Db) {}
+  // Prepared once: every job resolves its image, and building a drizzle query
+  // costs ≈70 µs against ≈5 µs to run a prepared one.
+  readonly #image
+  readonly #layersOf
+  readonly #refsOf
+  readonly #idByRef
+
+  constructor(readonly db: Db) {
+    const p = sql.placeholder
+    this.#image = db.select().from(images).where(eq(images.id, p('id'))).prepare()
+    this.#layersOf = db
+      .select({ diffId: layers.diffId, digest: layers.digest, size: layers.size, mediaType: layers.mediaType })
+      .from(imageLayers)
+      .innerJoin(layers, eq(imageLayers.diffId, layers.diffId))
+      .where(eq(imageLayers.imageId, p('id')))
+      .orderBy(imageLayers.position)
+      .prepare()
+    this.#refsOf = db.select({ ref: imageRefs.ref }).from(imageRefs).where(eq(imageRefs.imageId, p('id'))).orderBy(imageRefs.ref).prepare()
+    this.#idByRef = db.select({ id: imageRefs.imageId }).from(imageRefs).where(eq(imageRefs.ref, p('ref'))).prepare()
+  }
 
   /** Insert (or re-reference) an image with its layers and refs, atomically. A ref that
    *  pointed at another image moves to this one (docker's retag on pull). */
@@ -41,17 +60,11 @@ export class ImageRepo {
   }
 
   get(id: string): ImageRecord | undefined {
-    const row = this.db.select().from(images).where(eq(images.id, id)).get()
+    const row = this.#image.get({ id })
     if (!row) return undefined
     const cfg = parseConfig(Buffer.from(row.configJson))
-    const ls = this.db
-      .select({ diffId: layers.diffId, digest: layers.digest, size: layers.size, mediaType: layers.mediaType })
-      .from(imageLayers)
-      .innerJoin(layers, eq(imageLayers.diffId, layers.diffId))
-      .where(eq(imageLayers.imageId, id))
-      .orderBy(imageLayers.position)
-      .all()
-    const refs = this.db.select({ ref: imageRefs.ref }).from(imageRefs).where(eq(imageRefs.imageId, id)).orderBy(imageRefs.ref).all()
+    const ls = this.#layersOf.all({ id })
+    const refs = this.#refsOf.all({ id })
     return {
       id: row.id as Digest,
       refs: refs.map((r) => r.ref),
@@ -72,7 +85,7 @@ export class ImageRepo {
   }
 
   idByRef(ref: string): Digest | undefined {
-    return this.db.select({ id: imageRefs.imageId }).from(imageRefs).where(eq(imageRefs.ref, ref)).get()?.id as Digest | undefined
+    return this.#idByRef.get({ ref })?.id as Digest | undefined
   }
   idsByManifest(manifestDigest: string): Digest[] {
     return this.db.select({ id: images.id }).from(images).where(eq(images.manifestDigest, manifestDigest)).all().map((r) => r.id as Digest)

@@ -1,37 +1,21 @@
-import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { join } from 'node:path'
 import { exec } from './exec.js'
 import { SkiffError } from './errors.js'
-import { PACKAGE_ROOT } from './paths.js'
+import { nativeSys } from './native.js'
 
-// mount(2)/umount2(2) through the small N-API addon in native/ (built by
-// `npm install`): spawning mount(8) forks the whole Node process, which costs
-// milliseconds of main-thread time per job. Falls back to the tools when the
-// addon is not built, so skiff still works without a compiler.
-interface Sys {
-  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void
-  umount2(target: string, flags: number): void
-}
-
-const ADDON = join(PACKAGE_ROOT, 'native/build/Release/skiff_sys.node')
-let sys: Sys | undefined | null = null
-function load(): Sys | undefined {
-  if (sys === null) sys = process.env.SKIFF_NO_NATIVE !== '1' && existsSync(ADDON) ? (createRequire(import.meta.url)(ADDON) as Sys) : undefined
-  return sys
-}
-
+// mount(2)/umount2(2) through the N-API addon (lib/native.ts), on the thread
+// pool: spawning mount(8) forks the whole Node process, which costs milliseconds
+// of main-thread time per job. Falls back to the tools without the addon.
 export const MNT_DETACH = 2
 
 export function nativeMountAvailable(): boolean {
-  return load() !== undefined
+  return nativeSys() !== undefined
 }
 
 export async function mountFs(o: { source: string; target: string; type: string; options: string }): Promise<void> {
-  const s = load()
+  const s = nativeSys()
   if (s) {
     try {
-      s.mount(o.source, o.target, o.type, 0, o.options)
+      await s.mount(o.source, o.target, o.type, 0, o.options)
       return
     } catch (e) {
       throw new SkiffError('internal', 'MOUNT_FAILED', `mount -t ${o.type} ${o.target}: ${(e as Error).message}`, { cause: e })
@@ -42,10 +26,10 @@ export async function mountFs(o: { source: string; target: string; type: string;
 
 /** Unmount; `lazy` detaches a busy mount. Resolves false if nothing was mounted there. */
 export async function unmountFs(target: string, opts: { lazy?: boolean } = {}): Promise<boolean> {
-  const s = load()
+  const s = nativeSys()
   if (s) {
     try {
-      s.umount2(target, opts.lazy ? MNT_DETACH : 0)
+      await s.umount2(target, opts.lazy ? MNT_DETACH : 0)
       return true
     } catch (e) {
       const code = (e as { code?: string }).code

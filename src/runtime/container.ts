@@ -1,5 +1,6 @@
 import { constants } from 'node:os'
-import { readFile, rm, rmdir, writeFile, access } from 'node:fs/promises'
+import { existsSync, rmdirSync } from 'node:fs'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Clock } from '../lib/clock.js'
 import type { Logger } from '../lib/log.js'
@@ -89,10 +90,8 @@ export class OciContainer implements Container {
   async #waitOnce(signal?: AbortSignal): Promise<ExitStatus> {
     const { code, atMs } = await this.d.exits.wait(this.id, signal)
     this.#timer?.cancel()
-    const [usage, marker] = await Promise.all([
-      readUsage(this.meta.cgroupMode, this.meta.cgroupDirs),
-      access(this.#timedOutMarker).then(() => true, () => false),
-    ])
+    const usage = readUsage(this.meta.cgroupMode, this.meta.cgroupDirs)
+    const marker = existsSync(this.#timedOutMarker)
     const startedAt = this.meta.startedAt ?? this.meta.createdAt
     // the exit file's mtime has sub-millisecond precision; Date does not
     const wallMs = Math.max(0, Math.round((atMs - startedAt) * 100) / 100)
@@ -128,7 +127,7 @@ export class OciContainer implements Container {
     // what `crun delete` would, without forking the daemon once more per job.
     // Anything still running goes through the runtime's own forced delete.
     const exited = await this.d.exits.read(this.id)
-    if (exited) await rm(join(this.d.cli.stateRoot, this.id), { recursive: true, force: true })
+    if (exited) await removeDir(join(this.d.cli.stateRoot, this.id))
     else await this.d.cli.delete(this.id, { force: true })
     await unmountRootfs(this.meta.merged, { lazy: !!exited })
     await removeCgroups(this.meta.cgroupDirs.all)
@@ -144,8 +143,16 @@ export class OciContainer implements Container {
 export async function removeCgroups(dirs: readonly string[]): Promise<string[]> {
   let left = [...dirs]
   for (let attempt = 0; attempt < 40 && left.length; attempt++) {
-    const busy = await Promise.all(left.map((d) => rmdir(d).then(() => undefined, (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : d))))
-    left = busy.filter((d): d is string => !!d)
+    // Synchronous: an rmdir in cgroupfs is an in-kernel operation of ~15 µs, a
+    // third of the cost of dispatching it to the thread pool and back.
+    left = left.filter((d) => {
+      try {
+        rmdirSync(d)
+        return false
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code !== 'ENOENT'
+      }
+    })
     if (!left.length) break
     for (const d of left) {
       const procs = await readFile(join(d, 'cgroup.procs'), 'utf8').catch(() => '')

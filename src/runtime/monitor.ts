@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process'
+import type { Readable } from 'node:stream'
+import { spawnDetached } from '../lib/spawn-detached.js'
 import { createFailed, monitorMissing } from './errors.js'
 
 export interface MonitorPaths {
@@ -41,23 +42,30 @@ export function conmonArgs(id: string, p: MonitorPaths, opts: { timeoutSecs?: nu
  *  reports on the sync pipe (fd 3): {"data": <pid>} on success, a negative pid
  *  and a message on failure. Without the pipe it would return before `create`. */
 export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?: number; command?: string } = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(p.conmon, conmonArgs(id, p, opts), {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...p.env, _OCI_SYNCPIPE: '3' },
-      cwd: p.bundle,
-      detached: true,
-    })
+  const started = spawnDetached(p.conmon, conmonArgs(id, p, opts), {
+    env: { ...process.env, ...p.env, _OCI_SYNCPIPE: '3' },
+    cwd: p.bundle,
+    pipeFds: [2, 3],
+  })
+  return started.then((child) => new Promise((resolve, reject) => {
+    const [stderr, sync] = child.pipes as [Readable, Readable]
     let out = ''
     let err = ''
     let settled = false
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString()))
+    stderr.on('data', (b: Buffer) => (err += b.toString()))
+    stderr.on('error', () => {})
+    sync.on('error', () => {})
+    const done = () => {
+      settled = true
+      sync.removeAllListeners('data')
+      sync.destroy()
+      stderr.destroy()
+    }
     const fail = (why: string) => {
       if (settled) return
-      settled = true
+      done()
       reject(createFailed(id, why, opts.command))
     }
-    const sync = child.stdio[3] as NodeJS.ReadableStream
     // The daemonized conmon keeps the pipe open for later messages: settle on the
     // first complete JSON line, not on end-of-stream.
     sync.on('data', (b: Buffer) => {
@@ -72,18 +80,16 @@ export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?:
       }
       const pid = msg.data ?? msg.pid
       if (typeof pid === 'number' && pid > 0) {
-        settled = true
-        child.unref()
-        sync.removeAllListeners('data')
-        ;(sync as unknown as { destroy(): void }).destroy()
+        done()
         resolve(pid)
       } else fail((msg.message ?? err.trim()) || 'conmon reported no pid')
     })
-    sync.on('end', () => fail(err.trim() || 'conmon exited without reporting a pid'))
-    child.on('error', (e) => {
+    // stderr may still be draining when the sync pipe ends
+    sync.on('end', () => setImmediate(() => fail(err.trim() || 'conmon exited without reporting a pid')))
+    child.exited.catch((e: Error) => {
       if (settled) return
-      settled = true
+      done()
       reject(monitorMissing(p.conmon, e))
     })
-  })
+  }))
 }

@@ -1,7 +1,8 @@
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { badLayerPath, noLayers } from './errors.js'
 import { mountFs, unmountFs } from '../lib/mount.js'
+import { removeTree } from '../lib/remove-tree.js'
 
 /** Pure: overlayfs mount options. lowerDirs top layer first, as overlayfs wants. */
 export function overlayOptions(lowerDirs: readonly string[], upper: string, work: string): string {
@@ -39,5 +40,5 @@ export async function unmountRootfs(merged: string, opts: { lazy?: boolean } = {
 }
 
 export async function removeDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true })
+  await removeTree(dir)
 }

@@ -44,54 +44,81 @@ export interface TransitionPatch {
   detail?: string
 }
 
+const p = sql.placeholder
+
 /** Every SQL statement about jobs. Synchronous (better-sqlite3): a transition
- *  and its event are one transaction, committed before the caller acts on it. */
+ *  and its event are one transaction, committed before the caller acts on it.
+ *  The per-job statements are prepared once: building a drizzle query costs
+ *  ≈70 µs against ≈5 µs to run a prepared one, and a job makes about a dozen. */
 export class JobRepo {
-  constructor(private readonly db: Db) {}
+  readonly #byId
+  readonly #byName
+  readonly #stateOf
+  readonly #insertJob
+  readonly #insertEvent
+  /** UPDATE statements by the set of columns a transition writes */
+  readonly #updates = new Map<string, { get(v: Record<string, unknown>): Row | undefined }>()
+  /** better-sqlite3's own transaction wrapper: drizzle's re-parses BEGIN/COMMIT every time */
+  readonly #tx: <T>(fn: () => T) => T
+
+  constructor(private readonly db: Db) {
+    this.#byId = db.select().from(jobs).where(eq(jobs.id, p('id'))).prepare()
+    this.#byName = db.select().from(jobs).where(eq(jobs.name, p('name'))).prepare()
+    this.#stateOf = db.select({ state: jobs.state }).from(jobs).where(eq(jobs.id, p('id'))).prepare()
+    this.#insertJob = db
+      .insert(jobs)
+      .values({ id: p('id'), name: p('name'), state: 'queued', image: p('image'), request: p('request'), labels: p('labels'), createdAt: p('createdAt') })
+      .returning()
+      .prepare()
+    this.#insertEvent = db.insert(jobEvents).values({ jobId: p('jobId'), state: p('state'), time: p('time'), detail: p('detail') }).prepare()
+    const client = db.$client
+    this.#tx = (fn) => client.transaction(fn)()
+  }
 
   insert(id: string, spec: RunSpec, now: Date): Job {
-    return this.db.transaction((tx) => {
-      if (spec.name && tx.select({ id: jobs.id }).from(jobs).where(eq(jobs.name, spec.name)).get())
+    return this.#tx(() => {
+      if (spec.name && this.#byName.get({ name: spec.name }))
         throw new SkiffError('conflict', 'NAME_IN_USE', `name ${JSON.stringify(spec.name)} is already used by another job`, { field: 'name' })
-      const row = tx
-        .insert(jobs)
-        .values({
-          id,
-          name: spec.name ?? null,
-          state: 'queued',
-          image: spec.image,
-          request: JSON.stringify(spec),
-          labels: JSON.stringify(spec.labels),
-          createdAt: now,
-        })
-        .returning()
-        .get()
-      tx.insert(jobEvents).values({ jobId: id, state: 'queued', time: now }).run()
+      const row = this.#insertJob.get({ id, name: spec.name ?? null, image: spec.image, request: JSON.stringify(spec), labels: JSON.stringify(spec.labels), createdAt: now })
+      this.#insertEvent.run({ jobId: id, state: 'queued', time: now, detail: null })
       return toJob(row)
     })
   }
 
   get(id: string): Job | undefined {
-    const r = this.db.select().from(jobs).where(eq(jobs.id, id)).get()
+    const r = this.#byId.get({ id })
     return r && toJob(r)
   }
 
   getByName(name: string): Job | undefined {
-    const r = this.db.select().from(jobs).where(eq(jobs.name, name)).get()
+    const r = this.#byName.get({ name })
     return r && toJob(r)
   }
 
   /** Move a job to `to`, checking the transition against the current row. */
   transition(id: string, to: JobState, now: Date, patch: TransitionPatch = {}): Job {
-    return this.db.transaction((tx) => {
-      const cur = tx.select({ state: jobs.state }).from(jobs).where(eq(jobs.id, id)).get()
+    return this.#tx(() => {
+      const cur = this.#stateOf.get({ id })
       if (!cur) throw new SkiffError('not_found', 'JOB_NOT_FOUND', `job ${id} not found`)
       assertTransition(id, cur.state as JobState, to)
       const { detail, usage, ...cols } = patch
-      const row = tx.update(jobs).set({ state: to, ...cols, ...(usage ? { usage: JSON.stringify(usage) } : {}) }).where(eq(jobs.id, id)).returning().get()
-      tx.insert(jobEvents).values({ jobId: id, state: to, time: now, detail: detail ?? null }).run()
+      const values: Record<string, unknown> = { state: to, ...cols, ...(usage ? { usage: JSON.stringify(usage) } : {}) }
+      for (const k of Object.keys(values)) if (values[k] === undefined) delete values[k]
+      const row = this.#update(Object.keys(values)).get({ ...values, id })!
+      this.#insertEvent.run({ jobId: id, state: to, time: now, detail: detail ?? null })
       return toJob(row)
     })
+  }
+
+  #update(columns: string[]) {
+    const key = columns.sort().join(',')
+    let st = this.#updates.get(key)
+    if (!st) {
+      const set = Object.fromEntries(columns.map((c) => [c, p(c)])) as Parameters<ReturnType<Db['update']>['set']>[0]
+      st = this.db.update(jobs).set(set).where(eq(jobs.id, p('id'))).returning().prepare()
+      this.#updates.set(key, st)
+    }
+    return st
   }
 
   events(id: string): JobEvent[] {

@@ -41,7 +41,8 @@ export async function startDaemon(opts: { maxConcurrent?: number; runtime?: stri
   let agent = new Agent({ connect: { socketPath: socket } })
   // One process (node + the tsx loader), not the tsx CLI: its wrapper process would
   // take the SIGKILL of kill9() and leave the real daemon running as an orphan.
-  const args = ['--import', 'tsx', join(PACKAGE_ROOT, 'src/cli/main.ts'), 'daemon', '--data-dir', dataDir, '--socket', socket, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn']
+  // SKIFF_DAEMON_NODE_ARGS: e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the daemon under a test or bench
+  const args = [...(process.env.SKIFF_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(PACKAGE_ROOT, 'src/cli/main.ts'), 'daemon', '--data-dir', dataDir, '--socket', socket, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn']
   if (opts.maxConcurrent) args.push('--max-concurrent', String(opts.maxConcurrent))
   if (opts.runtime) args.push('--runtime', opts.runtime)
   let child!: ChildProcess

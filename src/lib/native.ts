@@ -1,0 +1,35 @@
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { PACKAGE_ROOT } from './paths.js'
+
+/** The N-API addon in native/ (built by `npm install`). Every caller has a
+ *  fallback through system tools or Node, so skiff still works without a compiler;
+ *  SKIFF_NO_NATIVE=1 forces the fallbacks (tests run both paths). */
+export interface NativeSys {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): Promise<void>
+  umount2(target: string, flags: number): Promise<void>
+  /** posix_spawn on the thread pool: /dev/null on fds 0 and 1, new session, default signals; each
+   *  fd in pipeFds is the write end of a pipe whose read end comes back in `fds`. */
+  spawn(file: string, argv: string[], envp: string[], cwd: string | null, pipeFds: number[]): Promise<{ pid: number; fds: number[] }>
+  /** Reap a child from spawn(): its exit code, or 128+signal. */
+  waitpid(pid: number): Promise<number>
+  /** rm -rf as one thread-pool job; never follows symlinks or enters another
+   *  filesystem (a mount inside makes it fail with ENOTEMPTY/EBUSY). */
+  rmtree(absolutePath: string): Promise<void>
+}
+
+const ADDON = join(PACKAGE_ROOT, 'native/build/Release/skiff_sys.node')
+let sys: NativeSys | undefined | null = null
+
+export function nativeSys(): NativeSys | undefined {
+  if (sys === null) {
+    sys = undefined
+    if (process.env.SKIFF_NO_NATIVE !== '1' && existsSync(ADDON)) {
+      const m = createRequire(import.meta.url)(ADDON) as Partial<NativeSys>
+      // an addon built from an older native/sys.c lacks the newer calls: use none of it
+      if (typeof m.spawn === 'function' && typeof m.rmtree === 'function') sys = m as NativeSys
+    }
+  }
+  return sys
+}
