@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises'
+import { rm, unlink } from 'node:fs/promises'
 import { isAbsolute } from 'node:path'
 import { nativeSys } from './native.js'
 
@@ -9,4 +9,12 @@ export async function removeTree(path: string, opts: { native?: boolean } = {}):
   const s = opts.native === false ? undefined : nativeSys()
   if (s && isAbsolute(path)) return s.rmtree(path)
   await rm(path, { recursive: true, force: true })
+}
+
+/** rm -f of one file or link: a bare unlink. fs.rm() lstats first and goes
+ *  through its recursive machinery even for a single file. */
+export async function removeFile(path: string): Promise<void> {
+  await unlink(path).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e
+  })
 }

@@ -1,6 +1,7 @@
 import { constants } from 'node:os'
 import { existsSync, rmdirSync } from 'node:fs'
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
+import { removeFile } from '../lib/remove-tree.js'
 import { dirname, join } from 'node:path'
 import type { Clock } from '../lib/clock.js'
 import type { Logger } from '../lib/log.js'
@@ -62,9 +63,12 @@ export class OciContainer implements Container {
 
   async start(): Promise<void> {
     this.meta.startedAt = this.d.clock.now().getTime()
-    // Persist the start time first: after a daemon restart the timeout is re-armed from it.
-    await writeFile(this.#metaPath, JSON.stringify(this.meta))
-    await this.d.cli.start(this.id)
+    const persist = writeFile(this.#metaPath, JSON.stringify(this.meta))
+    // With a timeout, persist the start time first: after a daemon restart the
+    // timeout is re-armed from it. Without one it only refines the wall time, so
+    // the write need not delay the start.
+    if (this.meta.timeoutMs) await persist
+    await Promise.all([persist, this.d.cli.start(this.id)])
     this.armTimeout()
   }
 
@@ -133,7 +137,7 @@ export class OciContainer implements Container {
     await removeCgroups(this.meta.cgroupDirs.all)
     // conmon leaves its attach-socket link in <root>/sockets/<id>
     const socketLink = join(dirname(this.d.exits.dir), 'sockets', this.id)
-    await Promise.all([removeDir(this.d.dir), rm(join(this.d.exits.dir, this.id), { force: true }), rm(socketLink, { force: true })])
+    await Promise.all([removeDir(this.d.dir), removeFile(join(this.d.exits.dir, this.id)), removeFile(socketLink)])
   }
 }
 

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
-import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { removeFile } from '../lib/remove-tree.js'
 import { join } from 'node:path'
 import { Cleanup } from '../lib/cleanup.js'
 import { realClock, type Clock } from '../lib/clock.js'
@@ -135,7 +136,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       }
       await Promise.all([writeFile(join(dir, 'config.json'), JSON.stringify(oci)), writeFile(join(dir, 'meta.json'), JSON.stringify(meta))])
       // conmon links <sockets>/<id> to its attach socket before the runtime runs: a failed create leaves it
-      undo.defer(() => rm(join(dirs.sockets, spec.id), { force: true }))
+      undo.defer(() => removeFile(join(dirs.sockets, spec.id)))
       const bin = await binary
       const pid = await launchMonitor(
         spec.id,

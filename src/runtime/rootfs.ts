@@ -22,7 +22,8 @@ export async function mountRootfs(dir: string, lowerDirs: readonly string[]): Pr
   const upper = join(dir, 'upper')
   const work = join(dir, 'work')
   const merged = join(dir, 'merged')
-  await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true }), mkdir(merged, { recursive: true })])
+  // `dir` is new and empty: plain mkdirs, not the recursive kind that stats each parent
+  await Promise.all([mkdir(upper), mkdir(work), mkdir(merged)])
   await mountFs({ source: 'overlay', target: merged, type: 'overlay', options: overlayOptions(lowerDirs, upper, work) })
   return { merged, dir }
 }

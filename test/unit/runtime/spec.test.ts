@@ -134,7 +134,7 @@ describe('small rules', () => {
     expect(parseHostLimits('Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 20000                files\n')).toEqual({ RLIMIT_NOFILE: 20000 })
   })
   it('doctor names the hybrid hugetlb fix', () => {
-    const facts: HostFacts = { cgroupMode: 'hybrid', hugetlbMounted: false, hugetlbAvailable: true, overlay: true, binaries: { crun: '/usr/bin/crun', conmon: undefined }, capEff: (1n << 21n), cniPlugins: [], uid: 0 }
+    const facts: HostFacts = { cgroupMode: 'hybrid', hugetlbMounted: false, hugetlbAvailable: true, favorDynmods: false, overlay: true, binaries: { crun: '/usr/bin/crun', conmon: undefined }, capEff: (1n << 21n), cniPlugins: [], uid: 0 }
     const f = evaluate(facts)
     expect(f.find((x) => x.check === 'hybrid-hugetlb')).toMatchObject({ ok: false, fix: expect.stringContaining('mount -t cgroup -o hugetlb') })
     expect(f.find((x) => x.check === 'conmon')).toMatchObject({ ok: false, fix: 'apt-get install conmon' })
