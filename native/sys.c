@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -52,6 +53,8 @@ static const char *errno_name(int err) {
     case EACCES: return "EACCES";
     case ENAMETOOLONG: return "ENAMETOOLONG";
     case ENOTEMPTY: return "ENOTEMPTY";
+    case ENOTCONN: return "ENOTCONN";
+    case EMSGSIZE: return "EMSGSIZE";
     default: return "ERRNO";
   }
 }
@@ -288,7 +291,16 @@ static void spawn_execute(napi_env env, void *data) {
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   // dup2 clears O_CLOEXEC on the target; the originals close on exec
-  for (int i = 0; i < j->n; i++) posix_spawn_file_actions_adddup2(&fa, j->wr[i], j->child_fd[i]);
+  int top = 2;
+  for (int i = 0; i < j->n; i++) {
+    posix_spawn_file_actions_adddup2(&fa, j->wr[i], j->child_fd[i]);
+    if (j->child_fd[i] > top) top = j->child_fd[i];
+  }
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+  // an fd some library opened without O_CLOEXEC must not live on in a monitor
+  // that outlives us (it would hold pipes and sockets of the daemon open)
+  posix_spawn_file_actions_addclosefrom_np(&fa, top + 1);
+#endif
   if (j->cwd) posix_spawn_file_actions_addchdir_np(&fa, j->cwd);
   sigset_t none, all;
   sigemptyset(&none);
@@ -388,6 +400,184 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+// ---- attach: a writer on conmon's attach socket ---------------------------------
+//
+// conmon (-i) copies everything it reads from an attach connection into the
+// container's stdin, and closes that stdin when the connection reaches EOF. It
+// also copies the container's output to every connection, with blocking writes:
+// a connection nobody reads would stall the container's output. And if such a
+// write fails, conmon 2.1.x frees the connection and then reads it again
+// (terminate_remote_sock after remote_sock_shutdown), so it never closes stdin.
+// Hence: one detached thread per connection reads and discards the output
+// (skiff reads output from the log file), sends are non-blocking, EOF for the job
+// is shutdown(SHUT_WR), and the fd is closed when both sides are done with it.
+// Node's net only speaks SOCK_STREAM; this socket is SOCK_SEQPACKET.
+
+#include <poll.h>
+#include <pthread.h>
+
+typedef struct {
+  pthread_mutex_t mu;
+  int fd;
+  int refs;   // the drain thread + the JS handle
+  int gone;   // peer closed or failed
+} attach_t;
+
+static void attach_unref(attach_t *a) {
+  pthread_mutex_lock(&a->mu);
+  int left = --a->refs;
+  if (!left && a->fd >= 0) {
+    close(a->fd);
+    a->fd = -1;
+  }
+  pthread_mutex_unlock(&a->mu);
+  if (!left) {
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+  }
+}
+
+static void *attach_drain(void *arg) {
+  attach_t *a = arg;
+  char buf[64 * 1024];
+  for (;;) {
+    struct pollfd p = {.fd = a->fd, .events = POLLIN};
+    if (poll(&p, 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    ssize_t n = recv(a->fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0) break;
+    if (n < 0 && errno != EAGAIN && errno != EINTR) break;
+  }
+  pthread_mutex_lock(&a->mu);
+  a->gone = 1;
+  pthread_mutex_unlock(&a->mu);
+  attach_unref(a);
+  return NULL;
+}
+
+static void attach_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  attach_t *a = data;
+  pthread_mutex_lock(&a->mu);
+  if (a->fd >= 0) shutdown(a->fd, SHUT_RDWR);  // wakes the drain thread
+  pthread_mutex_unlock(&a->mu);
+  attach_unref(a);
+}
+
+static attach_t *get_attach(napi_env env, napi_value v) {
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok) return NULL;
+  return data;
+}
+
+// attachOpen(path): handle. A path too long for sockaddr_un goes through /proc/self/fd.
+static napi_value AttachOpen(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int is_null;
+  char *path = argc > 0 ? get_string(env, argv[0], &is_null) : NULL;
+  if (!path) {
+    napi_throw_type_error(env, NULL, "attachOpen(path)");
+    return NULL;
+  }
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  int dirfd = -1, err = 0;
+  if (strlen(path) < sizeof addr.sun_path) {
+    strcpy(addr.sun_path, path);
+  } else {
+    char *slash = strrchr(path, '/');
+    if (!slash || slash == path) err = ENAMETOOLONG;
+    else {
+      *slash = 0;
+      dirfd = open(path, O_PATH | O_CLOEXEC | O_DIRECTORY);
+      if (dirfd < 0) err = errno;
+      else if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dirfd, slash + 1) >= sizeof addr.sun_path) err = ENAMETOOLONG;
+    }
+  }
+  int fd = -1;
+  if (!err) {
+    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) err = errno;
+    else if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+      err = errno;
+      close(fd);
+    }
+  }
+  if (dirfd >= 0) close(dirfd);
+  free(path);
+  if (err) return throw_errno(env, "connect", err);
+  attach_t *a = calloc(1, sizeof *a);
+  pthread_mutex_init(&a->mu, NULL);
+  a->fd = fd;
+  a->refs = 2;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 128 * 1024);
+  pthread_t t;
+  err = pthread_create(&t, &attr, attach_drain, a);
+  pthread_attr_destroy(&attr);
+  if (err) {
+    close(fd);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+    return throw_errno(env, "pthread_create", err);
+  }
+  napi_value v;
+  napi_create_external(env, a, attach_finalize, NULL, &v);
+  return v;
+}
+
+// attachSend(handle, buffer): bytes sent, or throws (EAGAIN: the job's stdin is
+// full; EPIPE: the job or its monitor is gone). One SEQPACKET message per call.
+static napi_value AttachSend(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  attach_t *a = argc > 1 ? get_attach(env, argv[0]) : NULL;
+  void *data = NULL;
+  size_t len = 0;
+  if (!a || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "attachSend(handle, buffer)");
+    return NULL;
+  }
+  pthread_mutex_lock(&a->mu);
+  ssize_t n = -1;
+  int err = EPIPE;
+  if (a->fd >= 0 && !a->gone) {
+    n = send(a->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    err = errno;
+  }
+  pthread_mutex_unlock(&a->mu);
+  if (n < 0) return throw_errno(env, "send", err);
+  napi_value v;
+  napi_create_int64(env, n, &v);
+  return v;
+}
+
+// attachShutdown(handle, both): EOF for the job's stdin (SHUT_WR); with both,
+// drop the connection entirely (the drain thread then closes it).
+static napi_value AttachShutdown(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  attach_t *a = argc > 0 ? get_attach(env, argv[0]) : NULL;
+  bool both = false;
+  if (argc > 1) napi_get_value_bool(env, argv[1], &both);
+  if (!a) {
+    napi_throw_type_error(env, NULL, "attachShutdown(handle, both)");
+    return NULL;
+  }
+  pthread_mutex_lock(&a->mu);
+  if (a->fd >= 0) shutdown(a->fd, both ? SHUT_RDWR : SHUT_WR);
+  pthread_mutex_unlock(&a->mu);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, Mount, NULL, NULL, NULL, napi_default, NULL},
@@ -395,6 +585,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"spawn", NULL, Spawn, NULL, NULL, NULL, napi_default, NULL},
       {"waitpid", NULL, Waitpid, NULL, NULL, NULL, napi_default, NULL},
       {"rmtree", NULL, Rmtree, NULL, NULL, NULL, napi_default, NULL},
+      {"attachOpen", NULL, AttachOpen, NULL, NULL, NULL, napi_default, NULL},
+      {"attachSend", NULL, AttachSend, NULL, NULL, NULL, napi_default, NULL},
+      {"attachShutdown", NULL, AttachShutdown, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -17,7 +17,17 @@ export interface NativeSys {
   /** rm -rf as one thread-pool job; never follows symlinks or enters another
    *  filesystem (a mount inside makes it fail with ENOTEMPTY/EBUSY). */
   rmtree(absolutePath: string): Promise<void>
+  /** A connection to conmon's attach socket (SOCK_SEQPACKET), its output drained
+   *  and discarded by a thread of its own. Freed when garbage-collected. */
+  attachOpen(path: string): AttachHandle
+  /** Non-blocking send of one message: bytes sent; throws EAGAIN or EPIPE. */
+  attachSend(h: AttachHandle, data: Uint8Array): number
+  /** SHUT_WR (EOF for the job's stdin), or drop the connection (both). */
+  attachShutdown(h: AttachHandle, both: boolean): void
 }
+
+declare const attachHandle: unique symbol
+export type AttachHandle = { readonly [attachHandle]: true }
 
 const ADDON = join(PACKAGE_ROOT, 'native/build/Release/skiff_sys.node')
 let sys: NativeSys | undefined | null = null
@@ -28,7 +38,7 @@ export function nativeSys(): NativeSys | undefined {
     if (process.env.SKIFF_NO_NATIVE !== '1' && existsSync(ADDON)) {
       const m = createRequire(import.meta.url)(ADDON) as Partial<NativeSys>
       // an addon built from an older native/sys.c lacks the newer calls: use none of it
-      if (typeof m.spawn === 'function' && typeof m.rmtree === 'function') sys = m as NativeSys
+      if (typeof m.spawn === 'function' && typeof m.attachOpen === 'function') sys = m as NativeSys
     }
   }
   return sys

@@ -10,6 +10,8 @@ import { readUsage } from './cgroups/usage.js'
 import type { OciCli } from './driver.js'
 import type { ExitWatcher } from './exit-watcher.js'
 import { removeDir, unmountRootfs } from './rootfs.js'
+import { stdinUnavailable } from './errors.js'
+import { StdinWriter } from './stdin.js'
 import type { Container, ExecOptions, ExecResult, ExitStatus } from './types.js'
 
 /** What survives the daemon: written next to the bundle at create time. */
@@ -21,6 +23,8 @@ export interface ContainerMeta {
   cgroupMode: CgroupMode
   cgroupDirs: { memory: string; cpu: string; all: string[] }
   merged: string
+  /** created with conmon -i: stdin is open and reachable through the attach socket */
+  openStdin?: boolean
 }
 
 const SIGNALS = Object.entries(constants.signals) as [NodeJS.Signals, number][]
@@ -118,6 +122,11 @@ export class OciContainer implements Container {
   async exec(cmd: string[], o: ExecOptions = {}): Promise<ExecResult> {
     const r = await this.d.cli.exec(this.id, cmd, o)
     return { exitCode: r.code, stdout: r.stdout, stderr: r.stderr }
+  }
+
+  openStdin(): StdinWriter {
+    if (!this.meta.openStdin) throw stdinUnavailable(this.id, 'it was not created with an open stdin (interactive)')
+    return StdinWriter.open(this.id, join(dirname(this.d.exits.dir), 'sockets', this.id, 'attach'))
   }
 
   remove(): Promise<void> {

@@ -3,6 +3,7 @@ import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { removeFile } from '../lib/remove-tree.js'
 import { join } from 'node:path'
 import { Cleanup } from '../lib/cleanup.js'
+import { SkiffError } from '../lib/errors.js'
 import { realClock, type Clock } from '../lib/clock.js'
 import { silentLogger, type Logger } from '../lib/log.js'
 import { cgroupDirs, detectCgroupMode } from './cgroups/detect.js'
@@ -96,6 +97,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       const mounts = [...spec.mounts]
       let cmd = spec.process.cmd
       let entrypoint = spec.process.entrypoint
+      if (spec.process.stdin !== undefined && spec.process.openStdin) throw new SkiffError('invalid_argument', 'INVALID_ARGUMENT', 'stdin: give data or an open stdin (interactive), not both', { field: 'stdin' })
       if (spec.process.stdin !== undefined) {
         // Feed stdin from a file bound into the container: the job gets its data
         // and then EOF, with no daemon-side pipe that would die with the daemon.
@@ -133,6 +135,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         cgroupMode: mode,
         cgroupDirs: { memory: cg.memory, cpu: cg.cpu, all: cg.all },
         merged: rootfs.merged,
+        ...(spec.process.openStdin ? { openStdin: true } : {}),
       }
       await Promise.all([writeFile(join(dir, 'config.json'), JSON.stringify(oci)), writeFile(join(dir, 'meta.json'), JSON.stringify(meta))])
       // conmon links <sockets>/<id> to its attach socket before the runtime runs: a failed create leaves it
@@ -152,7 +155,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
           socketDir: dirs.sockets,
           env: bin.env,
         },
-        { timeoutSecs: spec.limits.timeoutMs ? Math.ceil(spec.limits.timeoutMs / 1000) + 2 : undefined, command: oci.process.args[0] },
+        { timeoutSecs: spec.limits.timeoutMs ? Math.ceil(spec.limits.timeoutMs / 1000) + 2 : undefined, command: oci.process.args[0], stdin: spec.process.openStdin },
       )
       undo.defer(() => cli.delete(spec.id, { force: true }))
       await bin.close() // used once: conmon has run the runtime and it has exited

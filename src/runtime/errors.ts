@@ -40,3 +40,5 @@ export function createFailed(id: string, raw: string, command?: string): SkiffEr
     return new SkiffError('invalid_argument', 'EXECUTABLE_NOT_RUNNABLE', `cmd: ${cmd} is not an executable file (${msg})`, { field: 'cmd', detail: { command: named } })
   return new SkiffError('internal', 'CONTAINER_CREATE_FAILED', `create container ${id}: ${msg || 'the runtime gave no reason'}`)
 }
+export const stdinClosed = (id: string, why: string) => new SkiffError('conflict', 'STDIN_CLOSED', `stdin of container ${id} is closed: ${why}`)
+export const stdinUnavailable = (id: string, why: string) => new SkiffError('failed_precondition', 'STDIN_UNAVAILABLE', `cannot attach to the stdin of container ${id}: ${why}`)

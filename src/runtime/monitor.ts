@@ -41,7 +41,7 @@ export function conmonArgs(id: string, p: MonitorPaths, opts: { timeoutSecs?: nu
 /** Start conmon and wait until the runtime has created the container. conmon
  *  reports on the sync pipe (fd 3): {"data": <pid>} on success, a negative pid
  *  and a message on failure. Without the pipe it would return before `create`. */
-export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?: number; command?: string } = {}): Promise<number> {
+export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?: number; command?: string; stdin?: boolean } = {}): Promise<number> {
   const started = spawnDetached(p.conmon, conmonArgs(id, p, opts), {
     env: { ...process.env, ...p.env, _OCI_SYNCPIPE: '3' },
     cwd: p.bundle,

@@ -1,4 +1,5 @@
 import type { ImageRecord } from '../images/types.js'
+import type { StdinWriter } from './stdin.js'
 
 export interface MountRequest {
   source: string
@@ -12,7 +13,17 @@ export interface ContainerSpec {
   id: string // = job id
   image: ImageRecord
   lowerDirs: string[] // top layer first
-  process: { entrypoint?: string[]; cmd?: string[]; env: Record<string, string>; cwd?: string; user?: string; stdin?: Uint8Array }
+  process: {
+    entrypoint?: string[]
+    cmd?: string[]
+    env: Record<string, string>
+    cwd?: string
+    user?: string
+    /** data for stdin, then EOF (through a file bound into the container) */
+    stdin?: Uint8Array
+    /** keep stdin open for openStdin() (docker run -i); exclusive with `stdin` */
+    openStdin?: boolean
+  }
   limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
   network: { mode: 'none' | 'host' | 'bridge'; ports: unknown[] }
   mounts: MountRequest[]
@@ -54,6 +65,9 @@ export interface Container {
   wait(opts?: { signal?: AbortSignal }): Promise<ExitStatus>
   kill(signal?: NodeJS.Signals): Promise<void>
   exec(cmd: string[], opts?: ExecOptions): Promise<ExecResult>
+  /** Connect to the stdin of a container created with process.openStdin. One
+   *  writer at a time: closing it gives the job EOF. */
+  openStdin(): StdinWriter
   remove(): Promise<void>
 }
 

@@ -153,6 +153,43 @@ export function runtimeContract(name: 'crun' | 'runc') {
       expect(await run(['wc', '-c'])).toMatchObject({ exitCode: 0, stdout: '0\n' })
     })
 
+    it('an open stdin (interactive) takes writes in order, holds the job until EOF, and survives a reader that is slow', async () => {
+      const s = spec(['sh', '-c', 'while read -r line; do echo "got $line"; done; echo eof'], { process: { cmd: ['sh', '-c', 'while read -r line; do echo "got $line"; done; echo eof'], env: {}, openStdin: true } })
+      const c = await rt.create(s)
+      const stdin = c.openStdin()
+      await c.start()
+      await stdin.write(Buffer.from('one\n'))
+      await new Promise((r) => setTimeout(r, 300))
+      // still running: stdin is open
+      expect(output(s.logPath).stdout).toBe('got one\n')
+      // more than the pipe and socket buffers hold, written before the job catches up
+      const many = Array.from({ length: 20000 }, (_, i) => `n${i}`).join('\n') + '\n'
+      await stdin.write(Buffer.from(many))
+      await stdin.close()
+      expect(await c.wait()).toMatchObject({ exitCode: 0 })
+      const out = output(s.logPath).stdout.split('\n')
+      expect(out[0]).toBe('got one')
+      expect(out[1]).toBe('got n0')
+      expect(out[20000]).toBe('got n19999')
+      expect(out[20001]).toBe('eof')
+      await expect(stdin.write(Buffer.from('late'))).rejects.toMatchObject({ code: 'STDIN_CLOSED' })
+      await c.remove()
+    })
+
+    it('writing to the stdin of an exited job fails with STDIN_CLOSED, and a job without an open stdin refuses to attach', async () => {
+      const s = spec(['true'], { process: { cmd: ['true'], env: {}, openStdin: true } })
+      const c = await rt.create(s)
+      const stdin = c.openStdin()
+      await c.start()
+      await c.wait()
+      await new Promise((r) => setTimeout(r, 100))
+      await expect(stdin.write(Buffer.alloc(200_000))).rejects.toMatchObject({ code: 'STDIN_CLOSED' })
+      await c.remove()
+      const plain = await rt.create(spec(['true']))
+      expect(() => plain.openStdin()).toThrow(expect.objectContaining({ code: 'STDIN_UNAVAILABLE' }))
+      await plain.remove()
+    })
+
     it('a memory limit ends in oomKilled', async () => {
       const r = await sh('x=$(head -c 300000000 /dev/zero | tr "\\0" a); echo ${#x}', { limits: { memoryBytes: 64 * 1024 * 1024 } })
       expect(r.oomKilled).toBe(true)
