@@ -56,7 +56,10 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
   const logDeps = {
     logs,
     jobs: {
-      get: (id: string) => jobs.get(id),
+      get: (id: string) => {
+        const j = jobs.get(id)
+        return j && { id: j.id, state: j.state, interactive: !!j.spec.interactive }
+      },
       exited: async (id: string) => {
         const j = await jobs.wait(id)
         return { exitCode: j.exitCode, signal: j.signal, state: j.state }
@@ -72,7 +75,12 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
     socket: config.socket || undefined,
     listen: config.listen || undefined,
     allowPublic: config.allowPublicListen,
-    onServer: (s) => attachLogsWebSocket(s, { ...logDeps, authorize: (req) => authorizeRequest(req, token.current()) }),
+    onServer: (s) =>
+      attachLogsWebSocket(s, {
+        ...logDeps,
+        authorize: (req) => authorizeRequest(req, token.current()),
+        stdin: { write: (id, data) => jobs.writeStdin(id, data), close: (id) => jobs.closeStdin(id) },
+      }),
   })
   log.info({ socket: config.socket, tcp: listeners.tcpAddress, dataDir: dir, runtime: config.runtime }, 'skiff daemon ready')
 

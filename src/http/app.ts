@@ -23,8 +23,8 @@ export function createApp(d: ApiDeps, extra: Hono[] = []) {
   })
   app.use(auth(d.token))
   app.use(async (c, next) => {
-    // Archives (load/import) are streamed and may be large; everything else is capped.
-    if (c.req.path === '/images/load' || c.req.path === '/images/import') return next()
+    // Archives (load/import) and stdin are streamed and may be large; everything else is capped.
+    if (c.req.path === '/images/load' || c.req.path === '/images/import' || /^\/jobs\/[^/]+\/stdin\/?$/.test(c.req.path)) return next()
     return bodyLimit({
       maxSize: d.bodyLimit,
       onError: () => {

@@ -7,7 +7,7 @@ import { admit, type AdmissionLimits } from './admission.js'
 import type { TransitionPatch } from './job-repo.js'
 import { JobRepo } from './job-repo.js'
 import { finalStateFor, isFinal, type JobState } from './job-state.js'
-import type { ContainerLike, ExitStatusLike, ImagesPort, LogsPort, RuntimePort } from './ports.js'
+import type { ContainerLike, ExitStatusLike, ImagesPort, LogsPort, RuntimePort, StdinLike } from './ports.js'
 import type { Job, JobQuery, Page, RunSpec } from './types.js'
 import type { ImageRecord } from '../images/types.js'
 
@@ -30,6 +30,8 @@ interface Active {
   killedByUser: boolean
   killSignal?: NodeJS.Signals
   abort: AbortController
+  /** an interactive job's open stdin, from create until it is closed or the job ends */
+  stdin?: StdinLike
 }
 
 export const notFound = (id: string) => new SkiffError('not_found', 'JOB_NOT_FOUND', `job ${id} not found`)
@@ -134,6 +136,43 @@ export class JobService {
     return c.exec(cmd, opts)
   }
 
+  /** Write to an interactive job's stdin; waits while the job is still queued or
+   *  starting, and while its stdin pipe is full (the job is not reading). */
+  async writeStdin(idOrName: string, data: Uint8Array): Promise<void> {
+    const w = await this.#stdin(idOrName)
+    await w.write(data)
+  }
+
+  /** EOF for an interactive job's stdin, after everything written so far. */
+  async closeStdin(idOrName: string): Promise<void> {
+    const w = await this.#stdin(idOrName)
+    await w.close()
+  }
+
+  async #stdin(idOrName: string): Promise<StdinLike> {
+    let job = this.mustGet(idOrName)
+    if (!job.spec.interactive)
+      throw new SkiffError('conflict', 'STDIN_NOT_OPEN', `job ${job.id} was not started with an open stdin (run it with "interactive": true)`)
+    // Until the job is running its stdin does not exist yet.
+    while (!isFinal(job.state) && job.state !== 'running') job = await this.#nextState(job.id)
+    const w = this.#active.get(job.id)?.stdin
+    if (isFinal(job.state)) throw new SkiffError('conflict', 'JOB_NOT_RUNNING', `job ${job.id} is not running (state ${job.state})`)
+    if (!w) throw new SkiffError('conflict', 'STDIN_CLOSED', `stdin of job ${job.id} is closed: the daemon restarted since the job started, and its monitor closed it`)
+    if (w.closed) throw new SkiffError('conflict', 'STDIN_CLOSED', `stdin of job ${job.id} is closed`)
+    return w
+  }
+
+  #nextState(id: string): Promise<Job> {
+    return new Promise((resolve) => {
+      const on = (j: Job) => {
+        if (j.id !== id) return
+        this.#d.events.off('job.state', on)
+        resolve(j)
+      }
+      this.#d.events.on('job.state', on)
+    })
+  }
+
   async remove(idOrName: string, opts: { force?: boolean } = {}): Promise<void> {
     let job = this.mustGet(idOrName)
     if (!isFinal(job.state)) {
@@ -230,7 +269,10 @@ export class JobService {
         id,
         image,
         lowerDirs,
-        process: { entrypoint: s.entrypoint, cmd: s.cmd, env: s.env, cwd: s.workdir, user: s.user, stdin: s.stdin === undefined ? undefined : Buffer.from(s.stdin) },
+        process: {
+          entrypoint: s.entrypoint, cmd: s.cmd, env: s.env, cwd: s.workdir, user: s.user,
+          ...(s.interactive ? { openStdin: true } : s.stdin !== undefined ? { stdin: Buffer.from(s.stdin) } : {}),
+        },
         limits: s.limits,
         network: { mode: s.network.mode, ports: [] },
         mounts: [],
@@ -241,6 +283,11 @@ export class JobService {
       if (a.killedByUser) {
         await a.container.remove().catch(() => {})
         return void this.#finish(id, 'killed', { reason: 'killed', message: 'killed before start' })
+      }
+      if (s.interactive) {
+        // Connected before the start, so the job can never read an early EOF.
+        a.stdin = a.container.openStdin!()
+        if (s.stdin !== undefined) void a.stdin.write(Buffer.from(s.stdin)).catch(() => {})
       }
       await a.container.start()
       this.#transition(id, 'running', { startedAt: this.#d.clock.now() })
@@ -255,6 +302,7 @@ export class JobService {
           this.#finish(id, 'failed', { reason: err?.code ?? 'INTERNAL', message: err?.message ?? String(e) })
         }
       }
+      a.stdin?.destroy()
       if (a.container) this.#teardown(id, a.container)
     } finally {
       this.#release(id)
@@ -270,6 +318,7 @@ export class JobService {
       const err = isSkiffError(e) ? e : undefined
       this.#finish(id, 'failed', { reason: err?.code ?? 'INTERNAL', message: err?.message ?? String(e) })
     } finally {
+      a.stdin?.destroy()
       this.#release(id)
       // Removal (unmount, runtime delete, cgroup) happens after the exit is
       // recorded: waiters get their answer without paying for teardown.

@@ -24,13 +24,23 @@ export interface ContainerLike {
   kill(signal?: NodeJS.Signals): Promise<void>
   exec(cmd: string[], opts?: { env?: Record<string, string>; user?: string; cwd?: string; stdin?: Uint8Array | string; timeoutMs?: number }): Promise<{ exitCode: number | null; stdout: string; stderr: string }>
   remove(): Promise<void>
+  openStdin?(): StdinLike
+}
+
+/** The write side of a job's stdin (runtime StdinWriter). */
+export interface StdinLike {
+  readonly closed: boolean
+  readonly pending: number
+  write(data: Uint8Array): Promise<void>
+  close(): Promise<void>
+  destroy(): void
 }
 
 export interface ContainerSpecLike {
   id: string
   image: ImageRecord
   lowerDirs: string[]
-  process: { entrypoint?: string[]; cmd?: string[]; env: Record<string, string>; cwd?: string; user?: string; stdin?: Uint8Array }
+  process: { entrypoint?: string[]; cmd?: string[]; env: Record<string, string>; cwd?: string; user?: string; stdin?: Uint8Array; openStdin?: boolean }
   limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
   network: { mode: 'none' | 'host' | 'bridge'; ports: never[] }
   mounts: { source: string; destination: string; readonly?: boolean }[]

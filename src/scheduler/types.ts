@@ -12,8 +12,10 @@ export interface RunSpec {
   hostname?: string
   name?: string
   labels: Record<string, string>
-  /** Bytes fed to the job's stdin, then EOF. Absent: stdin is /dev/null. */
+  /** Bytes fed to the job's stdin, then EOF (or, with `interactive`, first). Absent: stdin is /dev/null. */
   stdin?: string
+  /** Keep stdin open for writers (attach, POST /jobs/:id/stdin), like `docker run -i`. */
+  interactive?: boolean
   limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
   network: { mode: 'none' | 'host' }
   readonlyRootfs?: boolean

@@ -49,3 +49,19 @@ describe('kill -9 of the daemon while a job prints', () => {
     expect((await d.api('GET', `/jobs/${job.id}`)).json).toMatchObject({ state: 'exited', exitCode: 0 })
   }, 60_000)
 })
+
+describe('kill -9 of the daemon while an interactive job waits on stdin', () => {
+  it('the job reads EOF (its monitor closes stdin with our connection), finishes, and is recorded truthfully; later writes are refused', async () => {
+    const job = (await d.api('POST', '/run', { image: 'busybox', interactive: true, cmd: 'while read -r l; do echo "got $l"; done; echo eof; exit 4' })).json
+    const w = await d.raw('POST', `/jobs/${job.id}/stdin`, { body: 'before\n' })
+    expect(w.statusCode).toBe(200)
+    await w.body.text()
+    await d.kill9()
+    await d.restart()
+    const done = await d.api('POST', `/jobs/${job.id}/wait?timeout=15s`)
+    expect(done.json).toMatchObject({ state: 'exited', exitCode: 4, stdout: 'got before\neof\n' })
+    const late = await d.raw('POST', `/jobs/${job.id}/stdin`, { body: 'after\n' })
+    expect(late.statusCode).toBe(409)
+    expect(((await late.body.json()) as { error: { code: string } }).error.code).toBe('JOB_NOT_RUNNING')
+  }, 60_000)
+})

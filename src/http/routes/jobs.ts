@@ -78,6 +78,22 @@ export function jobsRoutes(d: ApiDeps) {
       })
       return c.json(r)
     })
+    // Raw bytes to an interactive job's stdin, streamed as they arrive; ?eof=true
+    // closes stdin after them (curl --data-binary @file '…/stdin?eof=true').
+    .post('/jobs/:id/stdin', async (c) => {
+      const q = query(c, z.object({ eof: boolString.optional() }).strict())
+      const id = d.jobs.mustGet(c.req.param('id')).id
+      let bytes = 0
+      const body = c.req.raw.body
+      if (body) {
+        for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+          await d.jobs.writeStdin(id, chunk)
+          bytes += chunk.byteLength
+        }
+      } else if (!q.eof) await d.jobs.writeStdin(id, new Uint8Array(0)) // still checks that stdin is open
+      if (q.eof) await d.jobs.closeStdin(id)
+      return c.json({ written: bytes, closed: !!q.eof })
+    })
     .delete('/jobs/:id', async (c) => {
       const q = query(c, z.object({ force: boolString.optional() }).strict())
       await d.jobs.remove(c.req.param('id'), { force: q.force })

@@ -29,7 +29,15 @@
 // idle follows alive through proxies and reap dead peers.
 // Auth: deps.authorize(req) (Authorization header, Sec-WebSocket-Protocol
 // `bearer.<token>`, or ?token=); otherwise 401 before the upgrade.
-// Stdin attach is not implemented yet.
+//
+//   GET /jobs/:id/attach?from=<offset>&logs=true&stream=…&format=json|binary
+// An interactive job's output (as above; from the current end of the log unless
+// `from` is given, or from 0 with logs=true) plus its stdin: binary messages are
+// raw stdin bytes; text messages are {"stdin": "text"} | {"stdin64": "base64"} |
+// {"eof": true} (close stdin). Input is written in order; while the job is not
+// reading, the socket stops reading too (bounded daemon memory). Errors arrive as
+// {error: {code, message}}; the socket stays open. 409 before the upgrade when
+// the job was not run with "interactive": true or has ended.
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
@@ -37,6 +45,7 @@ import { z } from 'zod'
 import { isSkiffError } from '../../lib/errors.js'
 import { encodeFrame, frameHeader } from '../../logs/index.js'
 import type { LogRecord } from '../../logs/index.js'
+import { isFinal, type JobState } from '../../scheduler/index.js'
 import { encodeWire, jobNotFound, selectRecords, type LogsRouteDeps } from './logs.js'
 
 export interface LogsWsOptions {
@@ -45,10 +54,14 @@ export interface LogsWsOptions {
   pingMs?: number
   /** Stop reading from disk while more than this many bytes wait in the socket (default 1 MiB). */
   highWaterMark?: number
+  /** An interactive job's stdin (JobService.writeStdin/closeStdin); without it /attach is 404. */
+  stdin?: { write(id: string, data: Uint8Array): Promise<void>; close(id: string): Promise<void> }
 }
 
 type Format = 'json' | 'binary'
 const SINGLE = /^\/jobs\/([^/]+)\/logs\/ws\/?$/
+const ATTACH = /^\/jobs\/([^/]+)\/attach\/?$/
+const AttachMsg = z.union([z.object({ stdin: z.string() }).strict(), z.object({ stdin64: z.base64() }).strict(), z.object({ eof: z.literal(true) }).strict()])
 const Sub = z.union([
   z.object({ subscribe: z.string().min(1), from: z.number().int().nonnegative().optional(), stream: z.enum(['stdout', 'stderr', 'all']).optional() }).strict(),
   z.object({ unsubscribe: z.string().min(1) }).strict(),
@@ -216,8 +229,55 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     })
   }
 
+  function attach(ws: WebSocket, id: string, from: number, stream: 'stdout' | 'stderr' | 'all', format: Format) {
+    single(ws, id, from, stream, format)
+    const sender = new Sender(ws, hwm)
+    const stdin = deps.stdin!
+    let pending = 0
+    let paused = false
+    let chain = Promise.resolve()
+    ws.on('message', (raw, isBinary) => {
+      let data: Buffer | undefined
+      let eof = false
+      if (isBinary) data = Buffer.isBuffer(raw) ? raw : Buffer.concat(Array.isArray(raw) ? raw : [Buffer.from(raw)])
+      else {
+        let msg: z.output<typeof AttachMsg>
+        try {
+          msg = AttachMsg.parse(JSON.parse(raw.toString()))
+        } catch {
+          return sender.send({ error: { code: 'INVALID_ARGUMENT', message: 'message: expected binary stdin bytes, {"stdin": text}, {"stdin64": base64} or {"eof": true}' } })
+        }
+        if ('eof' in msg) eof = true
+        else data = 'stdin' in msg ? Buffer.from(msg.stdin) : Buffer.from(msg.stdin64, 'base64')
+      }
+      const n = data?.length ?? 0
+      pending += n
+      if (pending > hwm && !paused) {
+        paused = true
+        ws.pause()
+      }
+      chain = chain.then(async () => {
+        try {
+          if (n) await stdin.write(id, data!)
+          if (eof) await stdin.close(id)
+        } catch (e) {
+          const err = isSkiffError(e) ? { code: e.code, message: e.message } : { code: 'INTERNAL', message: 'internal error' }
+          sender.send({ error: err })
+        } finally {
+          pending -= n
+          if (paused && pending <= hwm / 4) {
+            paused = false
+            ws.resume()
+          }
+        }
+      })
+    })
+  }
+
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
+    const attachMatch = deps.stdin ? ATTACH.exec(url.pathname) : null
+    if (attachMatch) return void onAttach(req, socket, head, url, decodeURIComponent(attachMatch[1]!))
     const m = SINGLE.exec(url.pathname)
     if (!m && url.pathname !== '/ws') {
       // Not ours: leave it to another upgrade handler, if there is one.
@@ -249,6 +309,33 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
       multiplexed(ws, format)
     })
   }
+  async function onAttach(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, asked: string) {
+    if (!deps.authorize(req)) return reject(socket, 401, 'Unauthorized', { error: { code: 'UNAUTHENTICATED', message: 'missing or invalid token (Authorization: Bearer, Sec-WebSocket-Protocol bearer.<token>, or ?token=)' } })
+    const bad = (field: string, message: string) => reject(socket, 400, 'Bad Request', { error: { code: 'INVALID_ARGUMENT', message: `${field}: ${message}`, field } })
+    const format = url.searchParams.get('format') ?? 'json'
+    if (format !== 'json' && format !== 'binary') return bad('format', 'expected json or binary')
+    const fromRaw = url.searchParams.get('from')
+    if (fromRaw !== null && !/^\d+$/.test(fromRaw)) return bad('from', 'expected a non-negative integer')
+    const logsRaw = url.searchParams.get('logs') ?? 'false'
+    if (logsRaw !== 'true' && logsRaw !== 'false') return bad('logs', 'expected true or false')
+    const stream = url.searchParams.get('stream') ?? 'all'
+    if (stream !== 'stdout' && stream !== 'stderr' && stream !== 'all') return bad('stream', 'expected stdout, stderr or all')
+    const job = deps.jobs.get(asked)
+    if (!job) {
+      const e = jobNotFound(asked)
+      return reject(socket, 404, 'Not Found', { error: { code: e.code, message: e.message } })
+    }
+    if (!job.interactive)
+      return reject(socket, 409, 'Conflict', { error: { code: 'STDIN_NOT_OPEN', message: `job ${job.id} was not started with an open stdin (run it with "interactive": true)` } })
+    if (isFinal(job.state as JobState)) return reject(socket, 409, 'Conflict', { error: { code: 'JOB_NOT_RUNNING', message: `job ${job.id} is not running (state ${job.state})` } })
+    // Docker's attach shows output from now on; logs=true replays it all
+    const from = fromRaw !== null ? Number(fromRaw) : logsRaw === 'true' ? 0 : await deps.logs.end(job.id).catch(() => 0)
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      keepalive(ws)
+      attach(ws, job.id, from, stream, format)
+    })
+  }
+
   server.on('upgrade', onUpgrade)
   const onClose = () => {
     for (const c of wss.clients) c.terminate()

@@ -11,7 +11,7 @@ import { boolString, query } from '../schemas/common.js'
 export interface LogsRouteDeps {
   logs: LogStore
   jobs: {
-    get(id: string): { id: string; state: string } | undefined
+    get(id: string): { id: string; state: string; interactive?: boolean } | undefined
     exited(id: string): Promise<{ exitCode: number | null; signal: string | null; state: string }>
   }
 }

@@ -22,7 +22,8 @@ export const JobViewSchema = z.object({
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
-  links: z.object({ self: z.string(), logs: z.string(), ws: z.string() }),
+  interactive: z.boolean().describe('stdin stays open for /jobs/:id/attach and POST /jobs/:id/stdin'),
+  links: z.object({ self: z.string(), logs: z.string(), ws: z.string(), attach: z.string().optional(), stdin: z.string().optional() }),
 })
 export type JobView = z.infer<typeof JobViewSchema>
 
@@ -51,7 +52,11 @@ export function toJobView(j: Job): JobView {
     createdAt: j.createdAt.toISOString(),
     startedAt: j.startedAt?.toISOString() ?? null,
     finishedAt: j.finishedAt?.toISOString() ?? null,
-    links: { self: `/jobs/${j.id}`, logs: `/jobs/${j.id}/logs`, ws: `/jobs/${j.id}/logs/ws` },
+    interactive: !!j.spec.interactive,
+    links: {
+      self: `/jobs/${j.id}`, logs: `/jobs/${j.id}/logs`, ws: `/jobs/${j.id}/logs/ws`,
+      ...(j.spec.interactive ? { attach: `/jobs/${j.id}/attach`, stdin: `/jobs/${j.id}/stdin` } : {}),
+    },
   }
 }
 
