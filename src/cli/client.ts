@@ -1,6 +1,7 @@
 import { Agent, request, type Dispatcher } from 'undici'
 import { SkiffError, type ErrorKind } from '../lib/errors.js'
 import { readFileSync } from 'node:fs'
+import WebSocket from 'ws'
 
 /** Talks to the daemon: the unix socket by default, or SKIFF_HOST (http://host:port) + SKIFF_TOKEN. */
 export interface ClientOptions {
@@ -15,6 +16,7 @@ export class Client {
   readonly #origin: string
   readonly #dispatcher: Dispatcher | undefined
   readonly #token: string | undefined
+  readonly #socket: string | undefined
 
   constructor(o: ClientOptions = {}) {
     const host = o.host ?? process.env.SKIFF_HOST
@@ -23,7 +25,8 @@ export class Client {
       this.#token = o.token ?? process.env.SKIFF_TOKEN ?? readTokenFile()
     } else {
       this.#origin = 'http://localhost'
-      this.#dispatcher = new Agent({ connect: { socketPath: o.socket ?? process.env.SKIFF_SOCKET ?? '/run/skiff/skiff.sock' } })
+      this.#socket = o.socket ?? process.env.SKIFF_SOCKET ?? '/run/skiff/skiff.sock'
+      this.#dispatcher = new Agent({ connect: { socketPath: this.#socket } })
     }
   }
 
@@ -53,6 +56,12 @@ export class Client {
       throw new SkiffError(KIND_BY_STATUS[res.statusCode] ?? 'internal', err.code ?? `HTTP_${res.statusCode}`, err.message ?? `HTTP ${res.statusCode}`, { field: err.field })
     }
     return res
+  }
+
+  /** A WebSocket to `path` (with its query), over the unix socket or TCP + token. */
+  websocket(path: string): WebSocket {
+    if (this.#socket) return new WebSocket(`ws+unix://${this.#socket}:${path}`)
+    return new WebSocket(this.#origin.replace(/^http/, 'ws') + path, this.#token ? { headers: { authorization: `Bearer ${this.#token}` } } : {})
   }
 
   async json<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {

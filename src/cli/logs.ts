@@ -6,6 +6,7 @@ export interface FollowOptions {
   since?: string
   timestamps?: boolean
   stream?: string
+  signal?: AbortSignal
 }
 
 interface WireRecord {
@@ -31,7 +32,7 @@ export async function followLogs(c: Client, idOrName: string, o: FollowOptions):
     if (o.stream) qs.set('stream', o.stream)
     if (from !== undefined) qs.set('from', String(from))
     try {
-      const res = await c.raw('GET', `/jobs/${encodeURIComponent(id)}/logs?${qs}`, { headers: { accept: 'application/x-ndjson' } })
+      const res = await c.raw('GET', `/jobs/${encodeURIComponent(id)}/logs?${qs}`, { headers: { accept: 'application/x-ndjson' }, signal: o.signal })
       let buf = ''
       for await (const chunk of res.body) {
         buf += chunk.toString('utf8')
@@ -51,6 +52,7 @@ export async function followLogs(c: Client, idOrName: string, o: FollowOptions):
       }
       return
     } catch (e) {
+      if (o.signal?.aborted) return
       if (!o.follow || attempt >= 5 || (e as { kind?: string }).kind === 'not_found') throw e
       await new Promise((r) => setTimeout(r, 200 * (attempt + 1)))
     }

@@ -10,6 +10,8 @@ Usage: skiff COMMAND [flags]
 Jobs:
   run [-d] [--rm] [--name N] [-e K=V] [-m 256m] [--cpus 0.5] [--pids 128] [--timeout 30s]
       [--network none|host] [-u USER] [-w DIR] [--entrypoint E] [-i] IMAGE [CMD…]
+                               -i: keep stdin open and stream ours into it
+  attach [--no-stdin] [--logs] JOB   stdin/output of a running job (Ctrl-C detaches)
   ps [-a] [-q] [--json]        list jobs
   inspect JOB…                 show a job as JSON
   logs [-f] [--tail N] [--since 5m] [-t] JOB
@@ -47,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
   const c = new Client()
   switch (cmd) {
     case 'run': return jobs.run(c, rest)
+    case 'attach': return jobs.attach(c, rest)
     case 'ps': return jobs.ps(c, rest)
     case 'inspect': return jobs.inspect(c, rest)
     case 'logs': return jobs.logs(c, rest)

@@ -3,12 +3,13 @@ import type { Client } from '../client.js'
 import { keyValues, parseArgv, type FlagSpec } from '../argv.js'
 import { ago, printJson, shortId, table } from '../render.js'
 import { followLogs } from '../logs.js'
+import { attachJob } from '../attach.js'
 import { SkiffError } from '../../lib/errors.js'
 
 interface JobView {
   id: string; name: string | null; state: string; image: string; cmd: string[] | null; exitCode: number | null; signal: string | null
   reason: string | null; message: string | null; createdAt: string; startedAt: string | null; finishedAt: string | null; usage: unknown
-  stdout?: string; stderr?: string
+  stdout?: string; stderr?: string; interactive?: boolean
 }
 
 const RUN_FLAGS: Record<string, FlagSpec> = {
@@ -64,7 +65,9 @@ export async function run(c: Client, argv: string[]): Promise<number> {
     ...(Object.keys(limits).length ? { limits } : {}),
     ...(f.network || f.net ? { network: { mode: f.network ?? f.net } } : {}),
     ...(f.pull ? { pull: f.pull } : {}),
-    ...(f.interactive ? { stdin: readFileSync(0, 'utf8') } : {}),
+    // -i: stdin stays open and ours is streamed into it (docker run -i); with -d
+    // it waits for `skiff attach` or POST /jobs/:id/stdin
+    ...(f.interactive ? { interactive: true } : {}),
   }
   const job = await c.json<JobView>('POST', '/run', body)
   if (f.detach) {
@@ -76,7 +79,8 @@ export async function run(c: Client, argv: string[]): Promise<number> {
   const onSignal = () => void c.json('POST', `/jobs/${job.id}/kill`, { signal: 'SIGTERM' }).catch(() => {})
   process.once('SIGINT', onSignal)
   try {
-    await followLogs(c, job.id, { follow: true })
+    if (f.interactive) await attachJob(c, job.id, { logs: true })
+    else await followLogs(c, job.id, { follow: true })
   } finally {
     process.off('SIGINT', onSignal)
   }
@@ -97,6 +101,33 @@ export function exitCodeOf(j: { exitCode: number | null; signal: string | null }
   if (j.exitCode !== null) return j.exitCode
   const nums: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGSEGV: 11, SIGABRT: 6 }
   return 128 + (j.signal ? (nums[j.signal] ?? 0) : 0)
+}
+
+/** skiff attach JOB: our stdin into an interactive job's, its output to ours;
+ *  Ctrl-C detaches and leaves the job running. A job without an open stdin is
+ *  followed from now on, like docker attach of a container run without -i. */
+export async function attach(c: Client, argv: string[]): Promise<number> {
+  const { flags: f, positionals } = parseArgv(argv, { 'no-stdin': { type: 'boolean' }, logs: { type: 'boolean' } })
+  const [ref] = positionals
+  if (!ref || positionals.length > 1) throw new SkiffError('invalid_argument', 'INVALID_ARGUMENT', 'usage: skiff attach [--no-stdin] [--logs] JOB', { field: 'job' })
+  const job = await c.json<JobView>('GET', `/jobs/${encodeURIComponent(ref)}`)
+  const ac = new AbortController()
+  const onSignal = () => {
+    process.stderr.write(`\nskiff: detached from ${job.id}; it keeps running (skiff attach ${job.id})\n`)
+    ac.abort()
+  }
+  process.once('SIGINT', onSignal)
+  try {
+    if (!job.interactive) {
+      await followLogs(c, job.id, { follow: true, ...(f.logs ? {} : { tail: '0' }), signal: ac.signal })
+      if (ac.signal.aborted) return 0
+      return exitCodeOf(await c.json<JobView>('POST', `/jobs/${job.id}/wait`))
+    }
+    const exit = await attachJob(c, job.id, { logs: !!f.logs, stdin: !f['no-stdin'], signal: ac.signal })
+    return exit ? exitCodeOf(exit) : 0
+  } finally {
+    process.off('SIGINT', onSignal)
+  }
 }
 
 export async function ps(c: Client, argv: string[]): Promise<number> {

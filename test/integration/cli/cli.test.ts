@@ -15,7 +15,7 @@ beforeAll(() => {
 function skiff(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const c = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/skiff.js'), ...args], {
-      env: { ...process.env, SKIFF_SOCKET: d.socket, SKIFF_HOST: '', ...opts.env },
+      env: { ...process.env, SKIFF_SOCKET: d.socket, SKIFF_HOST: '', SKIFF_FROM_SOURCE: '1', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -32,6 +32,24 @@ describe('skiff CLI', () => {
     const r = await skiff(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 5'])
     expect(r).toMatchObject({ code: 5, stdout: 'out\n' })
     expect(r.stderr).toContain('err\n')
+  })
+
+  it('run -i streams our stdin into the job and its output back, then exits with its code', async () => {
+    const r = await skiff(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'while read -r l; do echo "got $l"; done; echo done >&2; exit 3'], { input: 'a\nb\n' })
+    expect(r).toMatchObject({ code: 3, stdout: 'got a\ngot b\n' })
+    expect(r.stderr).toContain('done\n')
+  })
+
+  it('attach to a job started with run -d -i: input in, output out, exit code back', async () => {
+    const id = (await skiff(['run', '-d', '-i', 'busybox', 'sh', '-c', 'echo ready; while read -r l; do echo "got $l"; done; exit 7'])).stdout.trim()
+    for (let i = 0; i < 100 && (await d.api('GET', `/jobs/${id}`)).json.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 20))
+    await new Promise((r) => setTimeout(r, 200))
+    const r = await skiff(['attach', '--logs', id], { input: 'x\ny\n' })
+    expect(r).toMatchObject({ code: 7, stdout: 'ready\ngot x\ngot y\n' })
+    // a job without -i: attach follows its output from now on and returns its exit code
+    const plain = (await skiff(['run', '-d', 'busybox', 'sh', '-c', 'echo early; sleep 1; echo late; exit 2'])).stdout.trim()
+    await new Promise((r) => setTimeout(r, 400))
+    expect(await skiff(['attach', plain])).toMatchObject({ code: 2, stdout: 'late\n' })
   })
 
   it('run -d, ps, logs, inspect, exec, kill, wait, rm', async () => {

@@ -1,0 +1,73 @@
+import type { Client } from './client.js'
+import { SkiffError } from '../lib/errors.js'
+
+export interface JobExit {
+  exitCode: number | null
+  signal: string | null
+  state: string
+}
+
+/** Attach our stdin/stdout/stderr to an interactive job through the WebSocket
+ *  /jobs/:id/attach: output as it is written (from the start with `logs`), our
+ *  stdin into the job's until it ends (then EOF for the job). Resolves with the
+ *  job's exit, or undefined if we detached first. */
+export function attachJob(c: Client, id: string, o: { logs?: boolean; stdin?: boolean; signal?: AbortSignal } = {}): Promise<JobExit | undefined> {
+  const ws = c.websocket(`/jobs/${encodeURIComponent(id)}/attach${o.logs ? '?logs=true' : ''}`)
+  return new Promise((resolve, reject) => {
+    let exit: JobExit | undefined
+    let opened = false
+    const input = process.stdin
+    const stopInput = () => {
+      input.off('data', onData)
+      input.off('end', onEnd)
+      input.pause()
+    }
+    // A job that reads slowly: stop reading our stdin while the socket is backed up.
+    const onData = (b: Buffer) => {
+      ws.send(b, { binary: true }, () => {
+        if (input.isPaused() && ws.bufferedAmount < 256 * 1024) input.resume()
+      })
+      if (ws.bufferedAmount > 1024 * 1024) input.pause()
+    }
+    const onEnd = () => ws.send(JSON.stringify({ eof: true }))
+    ws.on('open', () => {
+      opened = true
+      if (o.stdin !== false) {
+        input.on('data', onData)
+        input.on('end', onEnd)
+        input.resume()
+      }
+    })
+    ws.on('message', (m, binary) => {
+      if (binary) return
+      const msg = JSON.parse(m.toString()) as { stream?: string; data?: string; data64?: string; exit?: JobExit; error?: { code: string; message: string } }
+      if (msg.exit) exit = msg.exit
+      else if (msg.error) process.stderr.write(`skiff: ${msg.error.message}\n`)
+      else if (msg.data !== undefined || msg.data64 !== undefined) {
+        const bytes = msg.data64 !== undefined ? Buffer.from(msg.data64, 'base64') : Buffer.from(msg.data!, 'utf8')
+        ;(msg.stream === 'stderr' ? process.stderr : process.stdout).write(bytes)
+      }
+    })
+    ws.on('unexpected-response', (_req, res) => {
+      let body = ''
+      res.on('data', (b: Buffer) => (body += b))
+      res.on('end', () => {
+        let err: { code?: string; message?: string } = {}
+        try {
+          err = (JSON.parse(body) as { error: typeof err }).error
+        } catch {
+          /* not JSON */
+        }
+        reject(new SkiffError(res.statusCode === 409 ? 'conflict' : res.statusCode === 404 ? 'not_found' : 'internal', err.code ?? `HTTP_${res.statusCode}`, err.message ?? `attach: HTTP ${res.statusCode}`))
+      })
+    })
+    ws.on('error', (e) => {
+      if (!opened) reject(new SkiffError('unavailable', 'DAEMON_UNREACHABLE', `cannot attach: ${e.message} (is \`skiff daemon\` running?)`, { cause: e }))
+    })
+    ws.on('close', () => {
+      stopInput()
+      if (opened) resolve(exit)
+    })
+    o.signal?.addEventListener('abort', () => ws.close(1000, 'detach'), { once: true })
+  })
+}
