@@ -47,9 +47,12 @@ describe('skiff CLI', () => {
     const r = await skiff(['attach', '--logs', id], { input: 'x\ny\n' })
     expect(r).toMatchObject({ code: 7, stdout: 'ready\ngot x\ngot y\n' })
     // a job without -i: attach follows its output from now on and returns its exit code
-    const plain = (await skiff(['run', '-d', 'busybox', 'sh', '-c', 'echo early; sleep 1; echo late; exit 2'])).stdout.trim()
-    await new Promise((r) => setTimeout(r, 400))
-    expect(await skiff(['attach', plain])).toMatchObject({ code: 2, stdout: 'late\n' })
+    const plain = (await skiff(['run', '-d', 'busybox', 'sh', '-c', 'echo early; while [ ! -f /tmp/go ]; do usleep 20000; done; echo late; exit 2'])).stdout.trim()
+    for (let i = 0; i < 100 && !(await d.api('GET', `/jobs/${plain}/logs`)).text; i++) await new Promise((r) => setTimeout(r, 20))
+    const attached = skiff(['attach', plain])
+    await new Promise((r) => setTimeout(r, 2500)) // the CLI's own start (tsx) can take a while under load
+    await d.api('POST', `/jobs/${plain}/exec`, { cmd: ['touch', '/tmp/go'] })
+    expect(await attached).toMatchObject({ code: 2, stdout: 'late\n' })
   })
 
   it('run -d, ps, logs, inspect, exec, kill, wait, rm', async () => {
