@@ -165,7 +165,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       return c
     },
 
-    async adopt(id: string): Promise<Container | undefined> {
+    async adopt(id: string, opts: { start?: boolean } = {}): Promise<Container | undefined> {
       if (!ID.test(id)) return undefined
       const dir = join(dirs.containers, id)
       const meta = await readMeta(dir)
@@ -179,7 +179,9 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         return undefined
       }
       const c = new OciContainer(id, state?.pid ?? 0, meta, deps(id))
-      if (state?.status === 'created') await c.start()
+      // created but never started (the daemon died in between): start it, unless the
+      // caller only wants to tear it down
+      if (state?.status === 'created' && opts.start !== false) await c.start()
       else c.armTimeout()
       return c
     },

@@ -76,7 +76,7 @@ export interface Runtime {
   /** rootfs + bundle + monitor (+ cgroup by the OCI runtime); rolls back on failure. */
   create(spec: ContainerSpec): Promise<Container>
   /** After a daemon restart: the container if its state survived (running or exited), else undefined. */
-  adopt(id: string): Promise<Container | undefined>
+  adopt(id: string, opts?: { start?: boolean }): Promise<Container | undefined>
   list(): Promise<string[]>
   close(): void
 }

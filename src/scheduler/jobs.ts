@@ -223,7 +223,7 @@ export class JobService {
       if (this.#active.has(id)) continue
       const job = this.#d.repo.get(id)
       if (job && !isFinal(job.state)) continue
-      const c = await this.#d.runtime.adopt(id).catch(() => undefined)
+      const c = await this.#d.runtime.adopt(id, { start: false }).catch(() => undefined)
       if (c) this.#teardown(id, c)
     }
     this.#dispatch()

@@ -52,7 +52,7 @@ export interface ContainerSpecLike {
 export interface RuntimePort {
   create(spec: ContainerSpecLike): Promise<ContainerLike>
   /** After a daemon restart: the container (running or already exited) if it survived. */
-  adopt(id: string): Promise<ContainerLike | undefined>
+  adopt(id: string, opts?: { start?: boolean }): Promise<ContainerLike | undefined>
   /** Ids of every container the runtime still holds. */
   list?(): Promise<string[]>
 }

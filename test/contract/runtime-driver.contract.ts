@@ -343,6 +343,17 @@ export function runtimeContract(name: 'crun' | 'runc') {
       expect(await rt.adopt(s.id)).toBeUndefined()
     }, 30_000)
 
+    it('a created, never started container adopted only to be removed never runs its process', async () => {
+      const s = spec(['sh', '-c', 'echo ran'])
+      const created = await rt.create(s)
+      const c = await rt.adopt(s.id, { start: false })
+      expect(c).toBeDefined()
+      await c!.remove()
+      await created.remove()
+      expect(output(s.logPath).stdout).toBe('')
+      expectNoTrace(s.id)
+    })
+
     it('a container that exited while nobody watched is adopted with its recorded exit', async () => {
       const s = spec(['sh', '-c', 'echo bye; exit 5'])
       createElsewhere(s)
