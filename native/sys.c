@@ -160,6 +160,12 @@ static void job_complete(napi_env env, napi_status status, void *data) {
   job_free(j);
 }
 
+static napi_value usage_error(napi_env env, job_t *j, const char *usage) {
+  job_free(j);
+  napi_throw_type_error(env, NULL, usage);
+  return NULL;
+}
+
 static napi_value queue_job(napi_env env, job_t *j) {
   napi_value promise, name;
   napi_create_promise(env, &j->deferred, &promise);
@@ -188,11 +194,7 @@ static napi_value Mount(napi_env env, napi_callback_info info) {
   double flags = 0;
   napi_get_value_double(env, argv[3], &flags);
   j->flags = (unsigned long)flags;
-  if (!j->b) {
-    job_free(j);
-    napi_throw_type_error(env, NULL, "mount: target must be a string");
-    return NULL;
-  }
+  if (!j->b) return usage_error(env, j, "mount: target must be a string");
   return queue_job(env, j);
 }
 
@@ -208,11 +210,7 @@ static napi_value Umount2(napi_env env, napi_callback_info info) {
   int32_t flags = 0;
   if (argc > 1) napi_get_value_int32(env, argv[1], &flags);
   j->flags = (unsigned long)flags;
-  if (!j->b) {
-    job_free(j);
-    napi_throw_type_error(env, NULL, "umount2(target, flags)");
-    return NULL;
-  }
+  if (!j->b) return usage_error(env, j, "umount2(target, flags)");
   return queue_job(env, j);
 }
 
@@ -223,11 +221,7 @@ static napi_value Waitpid(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   job_t *j = calloc(1, sizeof *j);
   j->op = OP_WAITPID;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &j->pid) != napi_ok || j->pid <= 0) {
-    job_free(j);
-    napi_throw_type_error(env, NULL, "waitpid(pid)");
-    return NULL;
-  }
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &j->pid) != napi_ok || j->pid <= 0) return usage_error(env, j, "waitpid(pid)");
   return queue_job(env, j);
 }
 
@@ -241,11 +235,7 @@ static napi_value Rmtree(napi_env env, napi_callback_info info) {
   job_t *j = calloc(1, sizeof *j);
   j->op = OP_RMTREE;
   j->b = argc > 0 ? get_string(env, argv[0], &is_null) : NULL;
-  if (!j->b || j->b[0] != '/') {
-    job_free(j);
-    napi_throw_type_error(env, NULL, "rmtree(absolutePath)");
-    return NULL;
-  }
+  if (!j->b || j->b[0] != '/') return usage_error(env, j, "rmtree(absolutePath)");
   return queue_job(env, j);
 }
 
