@@ -1,11 +1,12 @@
 // POST /run?wait=true of `true` in a cached busybox image: p50/p99 over 200
 // sequential calls, and sustained jobs/s with concurrency — next to
-// `podman run --rm --network none` of the same rootfs in the same run.
+// `podman run --rm --network none` (and `docker run --rm`, when docker.io is
+// installed) of the same rootfs in the same run.
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { importBusybox, removeDataDir, startDaemon } from '../test/helpers/daemon.js'
 import { PACKAGE_ROOT } from '../src/lib/paths.js'
-import { podmanRunTrueMs } from './peers.js'
+import { dockerRunTrueMs, podmanRunTrueMs } from './peers.js'
 import { median, percentile, row, type BenchRow } from './types.js'
 
 export async function benchApi(opts: { calls?: number; jobs?: number; concurrency?: number } = {}): Promise<BenchRow[]> {
@@ -36,11 +37,16 @@ export async function benchApi(opts: { calls?: number; jobs?: number; concurrenc
     // peer: podman run --rm of the same rootfs
     const tar = join(d.dataDir, 'busybox-rootfs.tar')
     execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/make-busybox-rootfs'), tar])
-    const podmanMs = podmanRunTrueMs(tar, 20)
+    const podmanMs = process.env.SKIFF_BENCH_PODMAN === '0' ? null : podmanRunTrueMs(tar, 20)
     const podmanJps = podmanMs ? 1000 / podmanMs : null
-    rows.push(row(`POST /run?wait=true p50 (n=${calls})`, median(lat), 'podman run --rm (median)', podmanMs, 'target ≤ 15 ms'))
+    // docker when Debian's docker.io is installed (SKIFF_BENCH_PEERS=1 scripts/setup-host): a private dockerd
+    const dk = process.env.SKIFF_BENCH_DOCKER === '0' ? { ms: null, why: 'SKIFF_BENCH_DOCKER=0' } : dockerRunTrueMs(tar, 20)
+    const dockerNote = dk.ms ? `docker run --rm ${dk.ms.toFixed(1)} ms (ratio ${(median(lat) / dk.ms).toFixed(3)})` : `docker: ${dk.why}`
+    rows.push(row(`POST /run?wait=true p50 (n=${calls})`, median(lat), 'podman run --rm (median)', podmanMs, `target ≤ 15 ms; ${dockerNote}`))
     rows.push(row(`POST /run?wait=true p99 (n=${calls})`, percentile(lat, 99), 'podman run --rm (median)', podmanMs))
-    rows.push({ ...row(`jobs/s, ${conc} clients, ${total} jobs`, 1000 / jobsPerSec, 'podman run --rm, sequential', podmanJps ? 1000 / podmanJps : null, `skiff ${jobsPerSec.toFixed(0)} jobs/s vs podman ${podmanJps?.toFixed(1) ?? 'n/a'} jobs/s; target ≥ 100 jobs/s; ms = per-job`) })
+    if (dk.ms) rows.push(row(`POST /run?wait=true p50 (n=${calls})`, median(lat), 'docker run --rm (median)', dk.ms))
+    const dockerJps = dk.ms ? ` vs docker ${(1000 / dk.ms).toFixed(1)} jobs/s` : ''
+    rows.push({ ...row(`jobs/s, ${conc} clients, ${total} jobs`, 1000 / jobsPerSec, 'podman run --rm, sequential', podmanJps ? 1000 / podmanJps : null, `skiff ${jobsPerSec.toFixed(0)} jobs/s vs podman ${podmanJps?.toFixed(1) ?? 'n/a'} jobs/s${dockerJps}; target ≥ 100 jobs/s; ms = per-job`) })
   } finally {
     await d.stop()
     removeDataDir(d.dataDir)

@@ -1,10 +1,11 @@
 // Log throughput: 100 MB of pseudo-random bytes from a container's write to a
 // WebSocket client's receive (client in its own process, checking the sha256),
 // in both wire formats (?format=binary frames and JSON text messages),
-// next to `podman logs -f` of the same output. Target ≥ 200 MB/s.
+// next to `podman logs -f` (and `docker logs -f`, when docker.io is installed) of
+// the same output. Target ≥ 200 MB/s.
 // Standalone: npx tsx bench/logs.ts
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -13,7 +14,7 @@ import { createLogStore } from '../src/logs/index.js'
 import { pseudoRandom, sha256 } from '../test/integration/logs/blob.js'
 import { makeBundle, runContainer } from '../test/integration/logs/container.js'
 import { JobTable, startLogServer, TOKEN } from '../test/integration/logs/server.js'
-import { podman, PODMAN_ULIMITS } from './peers.js'
+import { docker, podman, PODMAN_ULIMITS } from './peers.js'
 import { row, median, type BenchRow } from './types.js'
 
 const SIZE = 100_000_000
@@ -76,6 +77,8 @@ export async function benchLogs(): Promise<BenchRow[]> {
   const msgs: Record<Mode, number> = { binary: 0, json: 0 }
   const peer: number[] = []
   let peerNote = ''
+  const dockerMs: number[] = []
+  let dockerNote = ''
   try {
     for (let i = 0; i < RUNS; i++) {
       for (const mode of MODES) {
@@ -129,6 +132,34 @@ export async function benchLogs(): Promise<BenchRow[]> {
         p.cleanup()
       }
     }
+
+    // docker logs -f of the same output, from a private dockerd (when docker.io is installed)
+    const dk = process.env.SKIFF_BENCH_DOCKER === '0' ? undefined : docker()
+    if (dk?.available) {
+      try {
+        const tar = join(root, 'rootfs.tar')
+        if (!existsSync(tar)) await new Promise<void>((res, rej) => spawn('tar', ['-C', bundle.rootfs, '-cf', tar, '.'], { stdio: 'ignore' }).on('exit', (c) => (c ? rej(new Error(`tar ${c}`)) : res())))
+        const imp = dk.run(['import', tar, 'skiff-bench-logs:latest'])
+        if (imp.status !== 0) throw new Error(`docker import: ${imp.stderr}`)
+        for (let i = 0; i < RUNS; i++) {
+          const t0 = performance.now()
+          const run = dk.run(['run', '-d', '--network', 'none', 'skiff-bench-logs:latest', 'cat', '/data/blob'])
+          if (run.status !== 0) throw new Error(`docker run: ${run.stderr}`)
+          const cid = run.stdout.trim()
+          const r = dk.run(['logs', '-f', cid])
+          const ms = performance.now() - t0
+          if (r.status !== 0) throw new Error(`docker logs: ${r.stderr}`)
+          if (r.stdout.length < SIZE * 0.9) throw new Error(`docker logs: only ${r.stdout.length} bytes`)
+          dockerMs.push(ms)
+          process.stderr.write(`docker run ${i}: ${ms.toFixed(0)} ms\n`)
+          dk.run(['rm', '-f', cid])
+        }
+      } catch (e) {
+        dockerNote = `docker failed: ${(e as Error).message.slice(0, 200)}`
+      } finally {
+        dk.cleanup()
+      }
+    } else dockerNote = `docker: ${dk?.why ?? 'SKIFF_BENCH_DOCKER=0'}`
   } finally {
     await srv.close()
     logs.close()
@@ -137,9 +168,11 @@ export async function benchLogs(): Promise<BenchRow[]> {
   }
   const mbps = (ms: number) => (SIZE / 1e6 / (ms / 1000)).toFixed(0)
   const pm = peer.length ? median(peer) : null
+  const dm = dockerMs.length ? median(dockerMs) : null
+  if (dm) dockerNote = `docker run -d + logs -f ${mbps(dm)} MB/s (${dm.toFixed(0)} ms)`
   return MODES.map((mode) => {
     const s = median(skiff[mode])
-    const note = `skiff ${mbps(s)} MB/s (${mode} frames, ${msgs[mode]} messages, client decodes + sha256)${pm ? `, podman ${mbps(pm)} MB/s` : ''}; median of ${RUNS} (each: ${skiff[mode].map((x) => x.toFixed(0)).join(', ')} ms); load ${loadavg()[0]!.toFixed(1)} on 2 cores; ${peerNote}`
+    const note = `skiff ${mbps(s)} MB/s (${mode} frames, ${msgs[mode]} messages, client decodes + sha256)${pm ? `, podman ${mbps(pm)} MB/s` : ''}; median of ${RUNS} (each: ${skiff[mode].map((x) => x.toFixed(0)).join(', ')} ms); load ${loadavg()[0]!.toFixed(1)} on 2 cores; ${[peerNote, dockerNote].filter(Boolean).join('; ')}`
     return row(`logs: 100 MB container→WS client (${mode})`, s, 'podman run -d + logs -f', pm, note.trim())
   })
 }

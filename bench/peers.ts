@@ -1,5 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { median } from './types.js'
@@ -72,5 +72,111 @@ export function podmanRunTrueMs(rootfsTar: string, runs: number): number | null 
     return median(ms)
   } finally {
     p.cleanup()
+  }
+}
+
+/** A private dockerd (+ its own containerd) with every file under a temp dir and
+ *  no host networking changes (no bridge, no iptables): for `docker run --rm` next
+ *  to skiff. Available when Debian's docker.io is installed (SKIFF_BENCH_PEERS=1
+ *  scripts/setup-host); nothing is left running or mounted after cleanup(). */
+export interface Docker {
+  available: boolean
+  why?: string
+  run(args: string[]): { status: number | null; stdout: string; stderr: string }
+  cleanup(): void
+}
+
+export function docker(): Docker {
+  const missing = ['dockerd', 'containerd', 'docker'].filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0)
+  const none = (why: string): Docker => ({ available: false, why, run: () => ({ status: null, stdout: '', stderr: why }), cleanup() {} })
+  if (missing.length) return none(`not installed: ${missing.join(', ')}`)
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-docker-'))
+  const ctrdSock = join(dir, 'containerd.sock')
+  const host = `unix://${join(dir, 'docker.sock')}`
+  writeFileSync(
+    join(dir, 'containerd.toml'),
+    `version = 2\nroot = "${dir}/containerd/root"\nstate = "${dir}/containerd/state"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "${ctrdSock}"\n[ttrpc]\n  address = "${ctrdSock}.ttrpc"\n[plugins."io.containerd.internal.v1.opt"]\n  path = "${dir}/containerd/opt"\n`,
+  )
+  const pids: number[] = []
+  const start = (cmd: string, args: string[], log: string) => {
+    const out = openSync(join(dir, log), 'a')
+    const c = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out] })
+    closeSync(out)
+    c.unref()
+    if (c.pid) pids.push(c.pid)
+  }
+  const env = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'client'), DOCKER_CLI_HINTS: 'false' }
+  mkdirSync(join(dir, 'client'))
+  writeFileSync(join(dir, 'client', 'config.json'), '{}')
+  const run = (args: string[]) => {
+    const r = spawnSync('docker', args, { env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+  }
+  const cleanup = () => {
+    run(['rm', '-f', ...run(['ps', '-aq']).stdout.split('\n').filter(Boolean)])
+    for (const pid of [...pids].reverse()) {
+      try {
+        process.kill(pid, 'SIGTERM')
+      } catch {
+        continue
+      }
+      for (let i = 0; i < 100; i++) {
+        try {
+          process.kill(pid, 0)
+          spawnSync('sleep', ['0.1'])
+        } catch {
+          break
+        }
+      }
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        /* gone */
+      }
+    }
+    const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]!).filter((m) => m?.startsWith(dir + '/'))
+    for (const m of mounts.reverse()) spawnSync('umount', ['-l', m])
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    start('containerd', ['--config', join(dir, 'containerd.toml')], 'containerd.log')
+    for (let i = 0; i < 300 && !existsSync(ctrdSock); i++) spawnSync('sleep', ['0.1'])
+    start('dockerd', [
+      `--containerd=${ctrdSock}`, '--data-root', join(dir, 'docker'), '--exec-root', join(dir, 'dexec'), '-H', host, '--pidfile', join(dir, 'dockerd.pid'),
+      '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false',
+    ], 'dockerd.log')
+    for (let i = 0; i < 300; i++) {
+      if (run(['version']).status === 0) return { available: true, run, cleanup }
+      spawnSync('sleep', ['0.1'])
+    }
+    const log = readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-300)
+    cleanup()
+    return none(`dockerd did not come up: ${log}`)
+  } catch (e) {
+    cleanup()
+    return none((e as Error).message)
+  }
+}
+
+/** Median ms of `docker run --rm --network none <rootfs> true` over `runs`, with
+ *  the rootfs imported into a private dockerd; null (with why) without docker. */
+export function dockerRunTrueMs(rootfsTar: string, runs: number): { ms: number | null; why?: string } {
+  const d = docker()
+  if (!d.available) return { ms: null, why: d.why }
+  try {
+    const imp = d.run(['import', rootfsTar, 'skiff-bench/busybox:latest'])
+    if (imp.status !== 0) throw new Error(`docker import: ${imp.stderr}`)
+    const once = () => {
+      const r = d.run(['run', '--rm', '--network', 'none', 'skiff-bench/busybox:latest', 'true'])
+      if (r.status !== 0) throw new Error(r.stderr)
+    }
+    once()
+    const ms: number[] = []
+    for (let i = 0; i < runs; i++) ms.push(timeSync(once))
+    return { ms: median(ms) }
+  } catch (e) {
+    return { ms: null, why: (e as Error).message.slice(0, 200) }
+  } finally {
+    d.cleanup()
   }
 }
