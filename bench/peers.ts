@@ -26,8 +26,9 @@ export function podman(): Podman {
     `[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "${dir}/events.log"\nruntime = "crun"\ntmp_dir = "${dir}/tmp"\n\n[network]\nnetwork_backend = "cni"\nnetwork_config_dir = "${dir}/cni"\n`,
   )
   const env = { ...process.env, CONTAINERS_CONF: join(dir, 'containers.conf'), CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'), TMPDIR: join(dir, 'tmp') }
+  // latin1: one char per byte, so output length is its byte count (log benches check it)
   const run = (args: string[]) => {
-    const r = spawnSync('podman', args, { env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
+    const r = spawnSync('podman', args, { env, encoding: 'latin1', maxBuffer: 256 * 1024 * 1024 })
     return { status: r.status, stdout: r.stdout, stderr: r.stderr }
   }
   return {
@@ -109,7 +110,7 @@ export function docker(): Docker {
   mkdirSync(join(dir, 'client'))
   writeFileSync(join(dir, 'client', 'config.json'), '{}')
   const run = (args: string[]) => {
-    const r = spawnSync('docker', args, { env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
+    const r = spawnSync('docker', args, { env, encoding: 'latin1', maxBuffer: 256 * 1024 * 1024 })
     return { status: r.status, stdout: r.stdout, stderr: r.stderr }
   }
   const cleanup = () => {

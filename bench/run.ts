@@ -1,6 +1,8 @@
 // npm run bench — every performance target of skiff, measured next to the same
 // work done by docker/podman/crun in the same run, printed as ratios.
 // Each part carries its own setup (registry, images, podman storage under a temp dir).
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import type { BenchRow } from './types.js'
 
 const parts: [string, string, string][] = [
@@ -10,11 +12,24 @@ const parts: [string, string, string][] = [
   ['logs', './logs.js', 'benchLogs'],
 ]
 
+/** Between parts: flush what the previous part wrote and let its background work
+ *  (writeback, lazy unmounts, a peer's cleanup) finish, so no part pays for the
+ *  one before it. Waits for CPU pressure (avg10) under 10%, at most 20 s (an idle VM here shows 5-15%). */
+async function settle(): Promise<void> {
+  spawnSync('sync')
+  for (let i = 0; i < 20; i++) {
+    const some = Number(/some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))?.[1] ?? 0)
+    if (some < 10) return
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+}
+
 const only = process.argv.slice(2)
 const rows: BenchRow[] = []
 let failed = 0
 for (const [name, mod, fn] of parts) {
   if (only.length && !only.includes(name)) continue
+  await settle()
   process.stderr.write(`\n== bench ${name}\n`)
   try {
     const m = (await import(mod)) as Record<string, () => Promise<BenchRow[]>>
