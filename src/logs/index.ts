@@ -1,6 +1,6 @@
 // The logs layer: durable per-job logs with stable offsets, reads with filters,
 // and lossless resumable following. See README.md for the design.
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, statSync } from 'node:fs'
 import { readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { invalidJobId } from './errors.js'
@@ -45,6 +45,9 @@ export interface LogStore {
   follow(jobId: string, from: number, signal: AbortSignal, opts: FollowOptions): AsyncIterable<LogRecord | { exit: LogExit }>
   /** The decoded offset just past the last complete record on disk now. */
   end(jobId: string): Promise<number>
+  /** Bytes of the log file on disk (0 if none yet). Decoded output is always
+   *  smaller (conmon adds a time, stream and tag to every line). */
+  fileBytes(jobId: string): number
   /** Enforce the size cap now (also done by a background sweep). */
   compact(jobId: string): Promise<RetentionMeta | undefined>
   remove(jobId: string): Promise<void>
@@ -117,19 +120,29 @@ export function createLogStore(o: LogStoreOptions): LogStore {
       const early = q.tail === undefined && !q.since ? (q.coalesceBytes ?? 0) : 0
       const c = new LogCursor(log, first, { coalesce: early })
       try {
-        for (let recs = await c.next(); recs.length; recs = await c.next()) {
+        // a read, not a follow: a short read that was used up is the end
+        for (let recs = await c.next(); recs.length; recs = c.atEof ? [] : await c.next()) {
           let out = recs.filter((r) => r.dropped ? q.tail === undefined && !q.since : matchesStream(q.stream, r.stream) && r.offset >= starts[r.stream] && (!q.since || r.time >= q.since))
           if (q.coalesceBytes && !early) out = coalesce(out, q.coalesceBytes)
           yield* out
         }
       } finally {
-        await c.close()
+        // nobody waits for a read-only fd to close
+        void c.close().catch(() => {})
       }
     },
 
     async *follow(id, from, signal, opts) {
       const log = await jobLog(id)
       yield* followLog(log, hub, from, signal, { pollMs: o.pollMs, ...opts })
+    },
+
+    fileBytes(id) {
+      try {
+        return statSync(join(dirOf(id), LOG_FILE)).size
+      } catch {
+        return 0
+      }
     },
 
     async end(id) {

@@ -6,6 +6,7 @@
 // and conmon keeps appending through its O_APPEND fd without noticing.
 // A cut is always a record boundary, so no record is torn; a long line split
 // into P records across the cut loses only the pieces inside the marked range.
+import { existsSync } from 'node:fs'
 import { open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { exec } from '../lib/exec.js'
@@ -43,6 +44,8 @@ export const DEFAULT_CHUNK = 1024 * 1024
 const MAX_LINE = 1 << 20 // conmon lines are ≤ 8192 + header; anything longer is not conmon's
 
 export async function loadMeta(dir: string): Promise<RetentionMeta> {
+  // the common case, a log retention never touched: one stat, not a failed async open
+  if (!existsSync(join(dir, META_FILE))) return { fileStart: 0, offsetStart: 0 }
   try {
     const m = JSON.parse(await readFile(join(dir, META_FILE), 'utf8')) as RetentionMeta
     if (Number.isSafeInteger(m.fileStart) && Number.isSafeInteger(m.offsetStart)) return m
@@ -90,6 +93,7 @@ export class LogCursor {
   #closed = false
   #slab: Buffer | undefined
   #slabUsed = 0
+  #eof = false
 
   constructor(log: JobLog, from: number, opts: { chunk?: number; coalesce?: number } = {}) {
     this.#log = log
@@ -106,6 +110,12 @@ export class LogCursor {
   /** Decoded offset of the next byte this cursor will yield. */
   get offset(): number {
     return Math.max(this.#offset, this.#from)
+  }
+
+  /** The last read came back short and was consumed whole: the file ended there
+   *  (a reader of a finished log can stop without one more read to see 0 bytes). */
+  get atEof(): boolean {
+    return this.#eof
   }
 
   /** Decoded offset of the next record on disk (ignores `from`). */
@@ -147,11 +157,15 @@ export class LogCursor {
       }
       // Retention may have moved the start while we were reading: those bytes may be a hole now.
       if (this.#log.meta.fileStart > this.#filePos) continue
-      if (n === 0) return out
+      if (n === 0) {
+        this.#eof = true
+        return out
+      }
       // Only a line torn at EOF can be final: a chunk boundary inside a line is not a tear.
       const res = decodeLines(buf, { end: n, offset: this.#offset, from: this.#from, final: opts.final && n < size, coalesce: this.#coalesce })
       for (const r of res.runs) out.push({ offset: r.offset, stream: r.stream, time: this.#time(r.ts), data: r.data })
       this.#slabUsed += res.consumed // the records are views of these bytes: never reuse them
+      this.#eof = n < size && res.consumed === n
       this.#filePos += res.consumed
       this.#offset = res.offset
       addCheckpoint(this.#log, { filePos: this.#filePos, offset: this.#offset })
