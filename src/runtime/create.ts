@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { removeFile } from '../lib/remove-tree.js'
 import { join } from 'node:path'
@@ -137,7 +137,10 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         merged: rootfs.merged,
         ...(spec.process.openStdin ? { openStdin: true } : {}),
       }
-      await Promise.all([writeFile(join(dir, 'config.json'), JSON.stringify(oci)), writeFile(join(dir, 'meta.json'), JSON.stringify(meta))])
+      // Two small files into the page cache: synchronous writes cost ~40 µs each,
+      // against ~0.6 ms of thread-pool round trips on the job start path.
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(oci))
+      writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta))
       // conmon links <sockets>/<id> to its attach socket before the runtime runs: a failed create leaves it
       undo.defer(() => removeFile(join(dirs.sockets, spec.id)))
       const bin = await binary

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { badLayerPath, noLayers } from './errors.js'
 import { mountFs, unmountFs } from '../lib/mount.js'
@@ -22,8 +22,9 @@ export async function mountRootfs(dir: string, lowerDirs: readonly string[]): Pr
   const upper = join(dir, 'upper')
   const work = join(dir, 'work')
   const merged = join(dir, 'merged')
-  // `dir` is new and empty: plain mkdirs, not the recursive kind that stats each parent
-  await Promise.all([mkdir(upper), mkdir(work), mkdir(merged)])
+  // `dir` is new and empty: plain mkdirs (~15 µs each, synchronous: cheaper than
+  // three thread-pool round trips on the job start path)
+  for (const d of [upper, work, merged]) mkdirSync(d)
   await mountFs({ source: 'overlay', target: merged, type: 'overlay', options: overlayOptions(lowerDirs, upper, work) })
   return { merged, dir }
 }
