@@ -1,7 +1,7 @@
 // A minimal real container for log tests: a busybox rootfs + `crun spec` bundle,
 // run by conmon with `-l k8s-file:<logPath>` exactly as the runtime layer does.
 // (The runtime layer is written in parallel; this helper deliberately does not import it.)
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn, spawnSync, execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, copyFileSync, writeFileSync, chmodSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -77,17 +77,48 @@ export async function runContainer(bundle: Bundle, args: string[], logPath: stri
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()))
   const sync = child.stdio[3] as NodeJS.ReadableStream
   let synced = ''
-  await new Promise<void>((resolve, reject) => {
-    sync.on('data', (b: Buffer) => {
-      synced += b.toString()
-      if (/"(?:pid|data)"\s*:\s*-?\d+/.test(synced)) resolve()
+  // A create that fails or hangs must not leave its conmon and runtime behind:
+  // nobody holds a handle to clean them up.
+  const abandon = () => {
+    // the runtime's `create` itself (it would outlive a killed conmon), then conmon
+    spawnSync('pkill', ['-KILL', '-f', `--root=${state} create`])
+    try {
+      process.kill(Number(readFileSync(join(work, 'conmon.pid'), 'utf8')), 'SIGKILL')
+    } catch {
+      /* no conmon yet, or gone */
+    }
+    try {
+      execFileSync('crun', [`--root=${state}`, 'delete', '-f', id], { stdio: 'ignore' })
+    } catch {
+      /* never created */
+    }
+  }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`create did not finish in 30 s: ${stderr} ${synced}`)), 30_000)
+      sync.on('data', (b: Buffer) => {
+        synced += b.toString()
+        if (/"(?:pid|data)"\s*:\s*-?\d+/.test(synced)) {
+          clearTimeout(t)
+          resolve()
+        }
+      })
+      // conmon's first process exits as it daemonizes, long before `create` ends under
+      // load: only the sync pipe closing without a message means failure.
+      sync.on('end', () => {
+        clearTimeout(t)
+        reject(new Error(`conmon closed the sync pipe before create: ${stderr} ${synced}`))
+      })
     })
-    // conmon's first process exits as it daemonizes, long before `create` ends under
-    // load: only the sync pipe closing without a message means failure.
-    sync.on('end', () => reject(new Error(`conmon closed the sync pipe before create: ${stderr} ${synced}`)))
-  })
+  } catch (e) {
+    abandon()
+    throw e
+  }
   const m = /"(?:pid|data)"\s*:\s*(-?\d+)/.exec(synced)!
-  if (Number(m[1]) < 0) throw new Error(`container create failed: ${synced} ${stderr}`)
+  if (Number(m[1]) < 0) {
+    abandon()
+    throw new Error(`container create failed: ${synced} ${stderr}`)
+  }
   const conmonPid = Number(readFileSync(join(work, 'conmon.pid'), 'utf8'))
   execFileSync('crun', [`--root=${state}`, 'start', id])
   const exitFile = join(exitDir, id)
