@@ -4,7 +4,8 @@
 // (libuv 1.46 uses fork(2) on Linux), so copying the page tables of a daemon with
 // a few hundred MiB mapped blocks the event loop for 1-3 ms per job; posix_spawn
 // uses clone(CLONE_VM|CLONE_VFORK), whose cost does not grow with the parent.
-// Slow syscalls (mount, umount2, waitpid) run on the libuv thread pool.
+// Slow calls (mount, umount2, waitpid, rm -rf, posix_spawn) run on the libuv
+// thread pool and settle promises.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -304,6 +305,14 @@ static void spawn_execute(napi_env env, void *data) {
   for (int i = 0; i < j->n; i++) close(j->wr[i]);
 }
 
+static void spawn_free(spawn_t *j) {
+  free(j->file);
+  free(j->cwd);
+  free_string_array(j->args);
+  free_string_array(j->envp);
+  free(j);
+}
+
 static void spawn_complete(napi_env env, napi_status status, void *data) {
   spawn_t *j = data;
   if (status != napi_ok && !j->err) j->err = ECANCELED;
@@ -325,11 +334,7 @@ static void spawn_complete(napi_env env, napi_status status, void *data) {
     napi_resolve_deferred(env, j->deferred, result);
   }
   napi_delete_async_work(env, j->work);
-  free(j->file);
-  free(j->cwd);
-  free_string_array(j->args);
-  free_string_array(j->envp);
-  free(j);
+  spawn_free(j);
 }
 
 // spawn(file, argv[], envp[], cwd | null, pipeFds[]): Promise<{pid, fds[]}>
@@ -355,8 +360,7 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   j->cwd = get_string(env, argv[3], &is_null);
   uint32_t npipes = 0;
   napi_get_array_length(env, argv[4], &npipes);
-  if (npipes > 8) npipes = 8;
-  int err = j->file && j->args && j->envp ? 0 : EINVAL;
+  int err = j->file && j->args && j->envp && npipes <= 8 ? 0 : EINVAL;
   for (uint32_t i = 0; i < npipes && !err; i++) {
     napi_value v;
     napi_get_element(env, argv[4], i, &v);
@@ -375,11 +379,7 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
       close(j->rd[i]);
       close(j->wr[i]);
     }
-    free(j->file);
-    free(j->cwd);
-    free_string_array(j->args);
-    free_string_array(j->envp);
-    free(j);
+    spawn_free(j);
     return throw_errno(env, "spawn", err);
   }
   napi_value promise, name;

@@ -2,7 +2,7 @@ import { constants } from 'node:os'
 import { existsSync, rmdirSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { removeFile } from '../lib/remove-tree.js'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import type { Clock } from '../lib/clock.js'
 import type { Logger } from '../lib/log.js'
 import type { CgroupMode } from './cgroups/detect.js'
@@ -39,7 +39,10 @@ export function decodeExit(code: number): { exitCode: number | null; signal: Nod
 }
 
 export interface ContainerDeps {
+  /** the bundle dir, containers/<id> */
   dir: string
+  /** the link conmon makes to the bundle dir, sockets/<id> */
+  socketLink: string
   cli: OciCli
   exits: ExitWatcher
   clock: Clock
@@ -85,7 +88,7 @@ export class OciContainer implements Container {
   }
 
   async #timeout(): Promise<void> {
-    if (await this.d.exits.read(this.id)) return
+    if (this.d.exits.read(this.id)) return
     await writeFile(this.#timedOutMarker, String(this.d.clock.now().getTime()))
     await this.d.cli.kill(this.id, 'KILL', { all: true }).catch((err) => this.d.log.warn({ err, id: this.id }, 'timeout kill failed'))
   }
@@ -126,7 +129,8 @@ export class OciContainer implements Container {
 
   openStdin(): StdinWriter {
     if (!this.meta.openStdin) throw stdinUnavailable(this.id, 'it was not created with an open stdin (interactive)')
-    return StdinWriter.open(this.id, join(dirname(this.d.exits.dir), 'sockets', this.id, 'attach'))
+    // conmon binds its attach socket in the bundle dir (<sockets>/<id> links to it)
+    return StdinWriter.open(this.id, join(this.d.dir, 'attach'))
   }
 
   remove(): Promise<void> {
@@ -139,14 +143,12 @@ export class OciContainer implements Container {
     // state is a directory and its cgroup is empty, so removing both here does
     // what `crun delete` would, without forking the daemon once more per job.
     // Anything still running goes through the runtime's own forced delete.
-    const exited = await this.d.exits.read(this.id)
+    const exited = this.d.exits.read(this.id)
     if (exited) await removeDir(join(this.d.cli.stateRoot, this.id))
     else await this.d.cli.delete(this.id, { force: true })
     await unmountRootfs(this.meta.merged, { lazy: !!exited })
     await removeCgroups(this.meta.cgroupDirs.all)
-    // conmon leaves its attach-socket link in <root>/sockets/<id>
-    const socketLink = join(dirname(this.d.exits.dir), 'sockets', this.id)
-    await Promise.all([removeDir(this.d.dir), removeFile(join(this.d.exits.dir, this.id)), removeFile(socketLink)])
+    await Promise.all([removeDir(this.d.dir), removeFile(join(this.d.exits.dir, this.id)), removeFile(this.d.socketLink)])
   }
 }
 

@@ -64,7 +64,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   const log = o.log ?? silentLogger
   const seccomp = cli.name === 'crun' ? new SeccompCache(cli.path) : undefined
   const userFiles = new Map<string, Promise<[string | undefined, string | undefined]>>()
-  const deps = (id: string) => ({ dir: join(dirs.containers, id), cli, exits, clock, log })
+  const deps = (id: string) => ({ dir: join(dirs.containers, id), socketLink: join(dirs.sockets, id), cli, exits, clock, log })
 
   return {
     name: cli.name,
@@ -173,7 +173,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       const dir = join(dirs.containers, id)
       const meta = await readMeta(dir)
       if (!meta) return undefined
-      const exited = await exits.read(id)
+      const exited = exits.read(id)
       const state = exited ? undefined : await cli.state(id)
       if (!exited && !state) {
         // Neither running nor a recorded exit: the monitor is gone. Clean up what is left.

@@ -13,11 +13,7 @@ export class ExitWatcher {
   /** The exit code if conmon has written it. A few bytes conmon has just written
    *  are in the page cache: reading them synchronously costs less than the four
    *  thread-pool round trips of an async open/fstat/read/close. */
-  async read(id: string): Promise<{ code: number; atMs: number } | undefined> {
-    return this.readSync(id)
-  }
-
-  readSync(id: string): { code: number; atMs: number } | undefined {
+  read(id: string): { code: number; atMs: number } | undefined {
     let fd: number | undefined
     try {
       fd = openSync(join(this.dir, id), 'r')
@@ -54,20 +50,20 @@ export class ExitWatcher {
       set.add(done)
       this.#ensurePolling()
       // It may have exited before we started watching.
-      void this.#check(id)
+      this.#check(id)
     })
   }
 
-  async #check(id: string): Promise<void> {
+  #check(id: string): void {
     if (!this.#waiters.has(id)) return
-    const r = await this.read(id)
+    const r = this.read(id)
     if (r) for (const fn of [...(this.#waiters.get(id) ?? [])]) fn(r)
   }
 
   #ensureWatching(): void {
     if (this.#watcher) return
     this.#watcher = watch(this.dir, (_event, name) => {
-      if (name && this.#waiters.has(name)) void this.#check(name)
+      if (name && this.#waiters.has(name)) this.#check(name)
     })
     this.#watcher.unref()
   }
@@ -76,7 +72,7 @@ export class ExitWatcher {
   // process alive, an idle watcher does not.
   #ensurePolling(): void {
     this.#poll ??= setInterval(() => {
-      for (const id of this.#waiters.keys()) void this.#check(id)
+      for (const id of [...this.#waiters.keys()]) this.#check(id)
     }, this.pollMs)
   }
 

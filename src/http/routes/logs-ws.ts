@@ -131,6 +131,32 @@ function reject(socket: Duplex, status: number, text: string, body: unknown) {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(b)}\r\nConnection: close\r\n\r\n${b}`)
 }
 
+const unauthorized = (socket: Duplex) =>
+  reject(socket, 401, 'Unauthorized', { error: { code: 'UNAUTHENTICATED', message: 'missing or invalid token (Authorization: Bearer, Sec-WebSocket-Protocol bearer.<token>, or ?token=)' } })
+const badRequest = (socket: Duplex, field: string, message: string) => reject(socket, 400, 'Bad Request', { error: { code: 'INVALID_ARGUMENT', message: `${field}: ${message}`, field } })
+const noSuchJob = (socket: Duplex, asked: string) => {
+  const e = jobNotFound(asked)
+  reject(socket, 404, 'Not Found', { error: { code: e.code, message: e.message } })
+}
+
+type Stream = 'stdout' | 'stderr' | 'all'
+type Bad = { field: string; message: string }
+const isBad = (v: object): v is Bad => 'field' in v
+
+function formatParam(url: URL): Format | Bad {
+  const format = url.searchParams.get('format') ?? 'json'
+  return format === 'json' || format === 'binary' ? format : { field: 'format', message: 'expected json or binary' }
+}
+
+/** `from` and `stream` of a single-job socket (the logs follow and attach). */
+function followParams(url: URL): { from: number | undefined; stream: Stream } | Bad {
+  const from = url.searchParams.get('from')
+  if (from !== null && !/^\d+$/.test(from)) return { field: 'from', message: 'expected a non-negative integer' }
+  const stream = url.searchParams.get('stream') ?? 'all'
+  if (stream !== 'stdout' && stream !== 'stderr' && stream !== 'all') return { field: 'stream', message: 'expected stdout, stderr or all' }
+  return { from: from === null ? undefined : Number(from), stream }
+}
+
 export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWsOptions): { close(): void } {
   const hwm = deps.highWaterMark ?? 1024 * 1024
   const wss = new WebSocketServer({
@@ -184,7 +210,8 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     ws.on('close', () => clearInterval(t))
   }
 
-  function single(ws: WebSocket, id: string, from: number, stream: 'stdout' | 'stderr' | 'all' | undefined, format: Format) {
+  /** Follow one job onto the socket, closing it after the exit; returns the sender. */
+  function single(ws: WebSocket, id: string, from: number, stream: Stream | undefined, format: Format): Sender {
     const ac = new AbortController()
     ws.on('close', () => ac.abort())
     ws.on('error', () => ac.abort())
@@ -192,6 +219,7 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     void pump(sender, id, from, stream, ac.signal, false, format).then((done) => {
       if (ws.readyState === ws.OPEN) ws.close(done ? 1000 : 1011, done ? 'exit' : 'error')
     })
+    return sender
   }
 
   function multiplexed(ws: WebSocket, format: Format) {
@@ -229,9 +257,8 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     })
   }
 
-  function attach(ws: WebSocket, id: string, from: number, stream: 'stdout' | 'stderr' | 'all', format: Format) {
-    single(ws, id, from, stream, format)
-    const sender = new Sender(ws, hwm)
+  function attach(ws: WebSocket, id: string, from: number, stream: Stream, format: Format) {
+    const sender = single(ws, id, from, stream, format)
     const stdin = deps.stdin!
     let pending = 0
     let paused = false
@@ -284,23 +311,18 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
       if (server.listenerCount('upgrade') <= 1) reject(socket, 404, 'Not Found', { error: { code: 'ROUTE_NOT_FOUND', message: `no WebSocket route ${url.pathname}` } })
       return
     }
-    if (!deps.authorize(req)) return reject(socket, 401, 'Unauthorized', { error: { code: 'UNAUTHENTICATED', message: 'missing or invalid token (Authorization: Bearer, Sec-WebSocket-Protocol bearer.<token>, or ?token=)' } })
-    const format = url.searchParams.get('format') ?? 'json'
-    if (format !== 'json' && format !== 'binary') return reject(socket, 400, 'Bad Request', { error: { code: 'INVALID_ARGUMENT', message: 'format: expected json or binary', field: 'format' } })
+    if (!deps.authorize(req)) return unauthorized(socket)
+    const format = formatParam(url)
+    if (typeof format !== 'string') return badRequest(socket, format.field, format.message)
     if (m) {
       const asked = decodeURIComponent(m[1]!)
-      const fromRaw = url.searchParams.get('from') ?? '0'
-      const stream = url.searchParams.get('stream') ?? 'all'
-      if (!/^\d+$/.test(fromRaw)) return reject(socket, 400, 'Bad Request', { error: { code: 'INVALID_ARGUMENT', message: 'from: expected a non-negative integer', field: 'from' } })
-      if (stream !== 'stdout' && stream !== 'stderr' && stream !== 'all') return reject(socket, 400, 'Bad Request', { error: { code: 'INVALID_ARGUMENT', message: 'stream: expected stdout, stderr or all', field: 'stream' } })
+      const q = followParams(url)
+      if (isBad(q)) return badRequest(socket, q.field, q.message)
       const id = deps.jobs.get(asked)?.id
-      if (!id) {
-        const e = jobNotFound(asked)
-        return reject(socket, 404, 'Not Found', { error: { code: e.code, message: e.message } })
-      }
+      if (!id) return noSuchJob(socket, asked)
       wss.handleUpgrade(req, socket, head, (ws) => {
         keepalive(ws)
-        single(ws, id, Number(fromRaw), stream, format)
+        single(ws, id, q.from ?? 0, q.stream, format)
       })
       return
     }
@@ -309,30 +331,25 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
       multiplexed(ws, format)
     })
   }
+
   async function onAttach(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, asked: string) {
-    if (!deps.authorize(req)) return reject(socket, 401, 'Unauthorized', { error: { code: 'UNAUTHENTICATED', message: 'missing or invalid token (Authorization: Bearer, Sec-WebSocket-Protocol bearer.<token>, or ?token=)' } })
-    const bad = (field: string, message: string) => reject(socket, 400, 'Bad Request', { error: { code: 'INVALID_ARGUMENT', message: `${field}: ${message}`, field } })
-    const format = url.searchParams.get('format') ?? 'json'
-    if (format !== 'json' && format !== 'binary') return bad('format', 'expected json or binary')
-    const fromRaw = url.searchParams.get('from')
-    if (fromRaw !== null && !/^\d+$/.test(fromRaw)) return bad('from', 'expected a non-negative integer')
-    const logsRaw = url.searchParams.get('logs') ?? 'false'
-    if (logsRaw !== 'true' && logsRaw !== 'false') return bad('logs', 'expected true or false')
-    const stream = url.searchParams.get('stream') ?? 'all'
-    if (stream !== 'stdout' && stream !== 'stderr' && stream !== 'all') return bad('stream', 'expected stdout, stderr or all')
+    if (!deps.authorize(req)) return unauthorized(socket)
+    const format = formatParam(url)
+    if (typeof format !== 'string') return badRequest(socket, format.field, format.message)
+    const q = followParams(url)
+    if (isBad(q)) return badRequest(socket, q.field, q.message)
+    const logs = url.searchParams.get('logs') ?? 'false'
+    if (logs !== 'true' && logs !== 'false') return badRequest(socket, 'logs', 'expected true or false')
     const job = deps.jobs.get(asked)
-    if (!job) {
-      const e = jobNotFound(asked)
-      return reject(socket, 404, 'Not Found', { error: { code: e.code, message: e.message } })
-    }
+    if (!job) return noSuchJob(socket, asked)
     if (!job.interactive)
       return reject(socket, 409, 'Conflict', { error: { code: 'STDIN_NOT_OPEN', message: `job ${job.id} was not started with an open stdin (run it with "interactive": true)` } })
     if (isFinal(job.state as JobState)) return reject(socket, 409, 'Conflict', { error: { code: 'JOB_NOT_RUNNING', message: `job ${job.id} is not running (state ${job.state})` } })
     // Docker's attach shows output from now on; logs=true replays it all
-    const from = fromRaw !== null ? Number(fromRaw) : logsRaw === 'true' ? 0 : await deps.logs.end(job.id).catch(() => 0)
+    const from = q.from ?? (logs === 'true' ? 0 : await deps.logs.end(job.id).catch(() => 0))
     wss.handleUpgrade(req, socket, head, (ws) => {
       keepalive(ws)
-      attach(ws, job.id, from, stream, format)
+      attach(ws, job.id, from, q.stream, format)
     })
   }
 

@@ -1,6 +1,5 @@
 // The binary WebSocket frame mode (?format=binary) with real conmon + crun
 // containers, a real server and real ws clients.
-import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,7 +8,7 @@ import { type LogStore } from '../../../src/logs/index.js'
 import { pseudoRandom, sha256 } from './blob.js'
 import { useLogsFixture, type LogsFixture } from './fixture.js'
 import { JobTable, startLogServer, TOKEN } from './server.js'
-import { wsFollow } from './ws-client.js'
+import { wsFollow, wsFollowWithCuts } from './ws-client.js'
 
 const MB = 1_000_000
 const blob = pseudoRandom(100 * MB, 0x5eed1234)
@@ -50,11 +49,7 @@ describe('binary WebSocket frames (?format=binary)', () => {
 
   it('resumes mid-stream from an offset: 5 disconnects while the job runs, alternating binary and JSON, no gap or duplicate', async () => {
     const { id } = await job('cat /data/blob')
-    const hash = createHash('sha256')
-    let state: Awaited<ReturnType<typeof wsFollow>> | undefined
-    const cuts = [5_000_011, 17_000_023, 2_000_003, 23_000_009, 11_111_117]
-    for (const [i, stopAfter] of cuts.entries()) state = await wsFollow(srv.port, id, { from: state?.next ?? 0, stopAfter, hash, state, format: i % 2 ? 'json' : 'binary' })
-    const r = await wsFollow(srv.port, id, { from: state!.next, hash, state, format: 'binary' })
+    const r = await wsFollowWithCuts(srv.port, id, [5_000_011, 17_000_023, 2_000_003, 23_000_009, 11_111_117], ['binary', 'json', 'binary', 'json', 'binary', 'binary'])
     expect(r.exit).toMatchObject({ exitCode: 0 })
     expect(r.gaps + r.dups).toBe(0)
     expect(r.bytes).toBe(blob.length)

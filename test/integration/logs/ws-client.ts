@@ -72,3 +72,13 @@ export function wsFollow(
     })
   })
 }
+
+/** Follow `job` to its end across disconnects: one connection per cut (dropped
+ *  after that many bytes), each resuming from the last offset it saw, then one to
+ *  the end. `formats[i]` is connection i's wire format (cuts.length + 1 of them). */
+export async function wsFollowWithCuts(port: number, job: string, cuts: number[], formats: ('json' | 'binary' | undefined)[] = []): Promise<FollowResult> {
+  const hash = createHash('sha256')
+  let state: FollowResult | undefined
+  for (const [i, stopAfter] of cuts.entries()) state = await wsFollow(port, job, { from: state?.next ?? 0, stopAfter, hash, state, format: formats[i] })
+  return wsFollow(port, job, { from: state?.next ?? 0, hash, state, format: formats[cuts.length] })
+}
