@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -37,15 +37,16 @@ export function podman(): Podman {
     cleanup() {
       run(['rm', '-af'])
       run(['system', 'reset', '-f'])
-      try {
-        const mounts = execFileSync('awk', ['-v', `p=${dir}/`, '$2 ~ "^"p {print $2}', '/proc/self/mounts'], { encoding: 'utf8' }).split('\n').filter(Boolean)
-        for (const m of mounts.reverse()) spawnSync('umount', ['-l', m])
-      } catch {
-        /* nothing mounted */
-      }
-      rmSync(dir, { recursive: true, force: true })
+      removeUnmounting(dir)
     },
   }
+}
+
+/** Detach whatever a peer left mounted under its temp dir, then remove the dir. */
+function removeUnmounting(dir: string): void {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]!).filter((m) => m?.startsWith(dir + '/'))
+  for (const m of mounts.reverse()) spawnSync('umount', ['-l', m])
+  rmSync(dir, { recursive: true, force: true })
 }
 
 /** Wall time of a synchronous action in ms. */
@@ -135,9 +136,7 @@ export function docker(): Docker {
         /* gone */
       }
     }
-    const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]!).filter((m) => m?.startsWith(dir + '/'))
-    for (const m of mounts.reverse()) spawnSync('umount', ['-l', m])
-    rmSync(dir, { recursive: true, force: true })
+    removeUnmounting(dir)
   }
   try {
     start('containerd', ['--config', join(dir, 'containerd.toml')], 'containerd.log')

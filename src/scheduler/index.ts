@@ -1,4 +1,4 @@
-export { JobService, type JobServiceDeps } from './jobs.js'
+export { JobService, notRunning, stdinNotOpen, type JobServiceDeps } from './jobs.js'
 export { JobRepo } from './job-repo.js'
 export { JOB_STATES, FINAL_STATES, ACTIVE_STATES, isFinal, type JobState } from './job-state.js'
 export type { ImagesPort, RuntimePort, LogsPort, ContainerLike, ContainerSpecLike, ExitStatusLike } from './ports.js'

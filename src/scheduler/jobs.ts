@@ -35,6 +35,8 @@ interface Active {
 }
 
 export const notFound = (id: string) => new SkiffError('not_found', 'JOB_NOT_FOUND', `job ${id} not found`)
+export const notRunning = (j: { id: string; state: string }) => new SkiffError('conflict', 'JOB_NOT_RUNNING', `job ${j.id} is not running (state ${j.state})`)
+export const stdinNotOpen = (id: string) => new SkiffError('conflict', 'STDIN_NOT_OPEN', `job ${id} was not started with an open stdin (run it with "interactive": true)`)
 
 /** Job lifecycle: submit (persist before ack) → admission → pull → create → start
  *  → wait → record. Every transition is committed before it is acted on. */
@@ -114,7 +116,7 @@ export class JobService {
 
   async kill(idOrName: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<Job> {
     const job = this.mustGet(idOrName)
-    if (isFinal(job.state)) throw new SkiffError('conflict', 'JOB_NOT_RUNNING', `job ${job.id} is not running (state ${job.state})`)
+    if (isFinal(job.state)) throw notRunning(job)
     const qi = this.#queue.findIndex((q) => q.id === job.id)
     if (qi >= 0) {
       this.#queue.splice(qi, 1)
@@ -132,7 +134,7 @@ export class JobService {
   async exec(idOrName: string, cmd: string[], opts: Parameters<ContainerLike['exec']>[1] = {}) {
     const job = this.mustGet(idOrName)
     const c = this.#active.get(job.id)?.container
-    if (!c || job.state !== 'running') throw new SkiffError('conflict', 'JOB_NOT_RUNNING', `job ${job.id} is not running (state ${job.state})`)
+    if (!c || job.state !== 'running') throw notRunning(job)
     return c.exec(cmd, opts)
   }
 
@@ -151,12 +153,11 @@ export class JobService {
 
   async #stdin(idOrName: string): Promise<StdinLike> {
     let job = this.mustGet(idOrName)
-    if (!job.spec.interactive)
-      throw new SkiffError('conflict', 'STDIN_NOT_OPEN', `job ${job.id} was not started with an open stdin (run it with "interactive": true)`)
+    if (!job.spec.interactive) throw stdinNotOpen(job.id)
     // Until the job is running its stdin does not exist yet.
     while (!isFinal(job.state) && job.state !== 'running') job = await this.#nextState(job.id)
     const w = this.#active.get(job.id)?.stdin
-    if (isFinal(job.state)) throw new SkiffError('conflict', 'JOB_NOT_RUNNING', `job ${job.id} is not running (state ${job.state})`)
+    if (isFinal(job.state)) throw notRunning(job)
     if (!w) throw new SkiffError('conflict', 'STDIN_CLOSED', `stdin of job ${job.id} is closed: the daemon restarted since the job started, and its monitor closed it`)
     if (w.closed) throw new SkiffError('conflict', 'STDIN_CLOSED', `stdin of job ${job.id} is closed`)
     return w

@@ -45,7 +45,7 @@ import { z } from 'zod'
 import { isSkiffError } from '../../lib/errors.js'
 import { encodeFrame, frameHeader } from '../../logs/index.js'
 import type { LogRecord } from '../../logs/index.js'
-import { isFinal, type JobState } from '../../scheduler/index.js'
+import { isFinal, notRunning, stdinNotOpen, type JobState } from '../../scheduler/index.js'
 import { encodeWire, jobNotFound, selectRecords, type LogsRouteDeps } from './logs.js'
 
 export interface LogsWsOptions {
@@ -342,9 +342,8 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     if (logs !== 'true' && logs !== 'false') return badRequest(socket, 'logs', 'expected true or false')
     const job = deps.jobs.get(asked)
     if (!job) return noSuchJob(socket, asked)
-    if (!job.interactive)
-      return reject(socket, 409, 'Conflict', { error: { code: 'STDIN_NOT_OPEN', message: `job ${job.id} was not started with an open stdin (run it with "interactive": true)` } })
-    if (isFinal(job.state as JobState)) return reject(socket, 409, 'Conflict', { error: { code: 'JOB_NOT_RUNNING', message: `job ${job.id} is not running (state ${job.state})` } })
+    const conflict = !job.interactive ? stdinNotOpen(job.id) : isFinal(job.state as JobState) ? notRunning(job) : undefined
+    if (conflict) return reject(socket, 409, 'Conflict', { error: { code: conflict.code, message: conflict.message } })
     // Docker's attach shows output from now on; logs=true replays it all
     const from = q.from ?? (logs === 'true' ? 0 : await deps.logs.end(job.id).catch(() => 0))
     wss.handleUpgrade(req, socket, head, (ws) => {
