@@ -75,13 +75,17 @@ export class JobRepo {
     this.#tx = (fn) => client.transaction(fn)()
   }
 
-  insert(id: string, spec: RunSpec, now: Date): Job {
+  /** Insert a queued job. `also` runs inside the same transaction (a schedule's
+   *  tick row, say): if either throws, neither is written. */
+  insert(id: string, spec: RunSpec, now: Date, also?: (job: Job) => void): Job {
     return this.#tx(() => {
       if (spec.name && this.#byName.get({ name: spec.name }))
         throw new SkiffError('conflict', 'NAME_IN_USE', `name ${JSON.stringify(spec.name)} is already used by another job`, { field: 'name' })
       const row = this.#insertJob.get({ id, name: spec.name ?? null, image: spec.image, request: JSON.stringify(spec), labels: JSON.stringify(spec.labels), createdAt: now })
       this.#insertEvent.run({ jobId: id, state: 'queued', time: now, detail: null })
-      return toJob(row)
+      const job = toJob(row)
+      also?.(job)
+      return job
     })
   }
 

@@ -81,12 +81,14 @@ export class JobService {
   }
 
   // ---- commands -------------------------------------------------------------
-  /** Synchronous: the 'queued' row is committed before this returns. */
-  submit(spec: RunSpec): Job {
+  /** Synchronous: the 'queued' row is committed before this returns. `id` fixes
+   *  the job's id (a schedule derives it from its tick); `also` runs in the same
+   *  SQLite transaction as the insert, so both rows exist or neither does. */
+  submit(spec: RunSpec, opts: { id?: string; also?: (job: Job) => void } = {}): Job {
     if (!this.#accepting) throw new SkiffError('unavailable', 'SHUTTING_DOWN', 'daemon is shutting down')
     if (this.#queue.length >= this.#d.limits.maxQueued)
       throw new SkiffError('resource_exhausted', 'QUEUE_FULL', `job queue is full (${this.#d.limits.maxQueued} queued); retry later`)
-    const job = this.#d.repo.insert(ulid(), spec, this.#d.clock.now())
+    const job = this.#d.repo.insert(opts.id ?? ulid(), spec, this.#d.clock.now(), opts.also)
     this.#queue.push({ id: job.id, memoryBytes: spec.limits.memoryBytes ?? 0 })
     this.#publish(job)
     queueMicrotask(() => this.#dispatch())
