@@ -14,7 +14,6 @@ import { JobRepo, JobService } from './scheduler/index.js'
 import { createApp } from './http/app.js'
 import { Metrics } from './http/metrics.js'
 import { listen, type Listeners } from './http/server.js'
-import { logsRoutes } from './http/routes/logs.js'
 import { attachLogsWebSocket } from './http/routes/logs-ws.js'
 import { authorizeRequest } from './http/middleware/auth.js'
 import { jobOutput } from './http/output.js'
@@ -66,10 +65,9 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
       },
     },
   }
-  const app = createApp(
-    { jobs, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), bodyLimit: config.bodyLimit },
-    [logsRoutes(logDeps)],
-  )
+  const app = createApp({
+    jobs, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), bodyLimit: config.bodyLimit, logRoutes: logDeps,
+  })
   await jobs.start()
   const listeners = await listen(app, {
     socket: config.socket || undefined,

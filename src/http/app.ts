@@ -7,11 +7,14 @@ import { onError } from './errors.js'
 import { auth } from './middleware/auth.js'
 import { imagesRoutes } from './routes/images.js'
 import { jobsRoutes } from './routes/jobs.js'
+import { logsRoutes } from './routes/logs.js'
 import { systemRoutes } from './routes/system.js'
 
 export const VERSION = '0.1.0'
 
-/** Compose the API. No I/O of its own: everything comes through deps. */
+/** Compose the API. No I/O of its own: everything comes through deps. Every
+ *  HTTP route is mounted here (and listed in OPERATIONS, openapi.ts: the
+ *  test/unit/http/openapi-routes.test.ts fails when the two disagree). */
 export function createApp(d: ApiDeps, extra: Hono[] = []) {
   const app = new Hono()
   app.onError(onError(d.log))
@@ -35,6 +38,7 @@ export function createApp(d: ApiDeps, extra: Hono[] = []) {
   app.route('/', systemRoutes(d, VERSION))
   app.route('/', jobsRoutes(d))
   app.route('/', imagesRoutes(d))
+  if (d.logRoutes) app.route('/', logsRoutes(d.logRoutes))
   for (const r of extra) app.route('/', r)
   return app
 }

@@ -3,11 +3,18 @@ import { ErrorSchema } from './schemas/common.js'
 import { ExecSchema, JobViewSchema, KillSchema, RunResultSchema } from './schemas/job.js'
 import { ImageViewSchema, PullSchema } from './schemas/image.js'
 import { RunRequestSchema } from './schemas/run-request.js'
+import { WS_ROUTES } from './routes/logs-ws.js'
 
-interface Op {
-  method: 'get' | 'post' | 'delete'
+/** One operation of the API. Adding a route? Add its Op here too:
+ *  test/unit/http/openapi-routes.test.ts compares this list with the routes the
+ *  app mounts (and with WS_ROUTES) and fails on a route missing from either side. */
+export interface Op {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete'
   path: string
   summary: string
+  description?: string
+  /** a WebSocket route (GET + Upgrade): documented with a 101 answer */
+  ws?: true
   body?: z.ZodType
   query?: Record<string, string>
   ok: [number, z.ZodType | null, string?]
@@ -39,6 +46,27 @@ export const OPERATIONS: Op[] = [
   { method: 'get', path: '/images/save', summary: 'Export images as a docker-save tar', query: { ref: 'reference (repeatable)' }, ok: [200, null, 'application/x-tar'], errors: [404] },
   { method: 'get', path: '/healthz', summary: 'Liveness (no auth)', ok: [200, z.object({ ok: z.boolean() })] },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', ok: [200, null, 'text/plain; version=0.0.4'] },
+  { method: 'get', path: '/openapi.json', summary: 'This document', ok: [200, null, 'application/json (OpenAPI 3.1)'] },
+  { method: 'get', path: '/docs', summary: 'Swagger UI for this document', ok: [200, null, 'text/html'] },
+  // ---- WebSocket routes (GET with Upgrade: websocket; wire protocol in src/http/routes/logs-ws.ts and src/http/README.md)
+  {
+    method: 'get', path: WS_ROUTES.logs, ws: true, summary: 'Follow a job\'s output over a WebSocket',
+    description: 'Server → client: one message per output record: format=json (default) a text frame {offset, stream, time, data | data64, dropped?}; format=binary a binary frame (header: u8 version=1, u8 stream 1|2, u8 0, u8 0, f64le offset, f64le time ms, then the raw bytes). Then {exit: {exitCode, signal, state}} and close 1000. Errors: {error: {code, message}}. Resume exactly by reconnecting with from = offset + data length of the last record.',
+    query: { from: 'byte offset to start at (default 0)', stream: 'stdout|stderr|all', format: 'json|binary', token: 'bearer token (browsers; or Sec-WebSocket-Protocol bearer.<token>)' },
+    ok: [101, null, 'Switching Protocols'], errors: [400, 401, 404],
+  },
+  {
+    method: 'get', path: WS_ROUTES.attach, ws: true, summary: 'Attach to an interactive job: its output, and its stdin',
+    description: 'Output as on /jobs/{id}/logs/ws, from the current end of the log (or from 0 with logs=true). Client → server: binary messages are raw stdin bytes; text messages {"stdin": text} | {"stdin64": base64} | {"eof": true} (close stdin). Input is written in order; the socket stops reading while the job does not read. 409 before the upgrade when the job is not interactive or has ended.',
+    query: { from: 'byte offset to start output at', logs: 'true: replay the output from the start', stream: 'stdout|stderr|all', format: 'json|binary', token: 'bearer token (browsers)' },
+    ok: [101, null, 'Switching Protocols'], errors: [400, 401, 404, 409],
+  },
+  {
+    method: 'get', path: WS_ROUTES.multiplexed, ws: true, summary: 'Follow many jobs\' output over one WebSocket',
+    description: 'Client → server: {"subscribe": job, "from"?: offset, "stream"?: "stdout|stderr|all"} | {"unsubscribe": job}. Server → client: the records of /jobs/{id}/logs/ws, each tagged with "job" (binary frames carry the job id after the header: byte 2 is its length), then {job, exit}; errors {job?, error}.',
+    query: { format: 'json|binary', token: 'bearer token (browsers)' },
+    ok: [101, null, 'Switching Protocols'], errors: [400, 401],
+  },
 ]
 
 const schema = (s: z.ZodType) => {
@@ -49,8 +77,8 @@ const schema = (s: z.ZodType) => {
 export function openApiDocument(version: string) {
   const paths: Record<string, Record<string, unknown>> = {}
   for (const op of OPERATIONS) {
-    const params = [
-      ...[...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } })),
+    const params: { name: string; in: string; required: boolean; description?: string; schema: { type: string } }[] = [
+      ...[...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1]!, in: 'path', required: true, schema: { type: 'string' } })),
       ...Object.entries(op.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })),
     ]
     const [status, okSchema, okDesc] = op.ok
@@ -58,8 +86,14 @@ export function openApiDocument(version: string) {
       [status]: { description: okDesc ?? 'OK', ...(okSchema ? { content: { 'application/json': { schema: schema(okSchema) } } } : {}) },
     }
     for (const e of op.errors ?? []) responses[e] = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
+    if (op.ws) params.unshift(
+      { name: 'Upgrade', in: 'header', required: true, description: 'websocket', schema: { type: 'string' } },
+      { name: 'Connection', in: 'header', required: true, description: 'Upgrade', schema: { type: 'string' } },
+    )
     ;(paths[op.path] ??= {})[op.method] = {
       summary: op.summary,
+      ...(op.description ? { description: op.description } : {}),
+      ...(op.ws ? { 'x-websocket': true } : {}),
       operationId: `${op.method}${op.path.replace(/[{}]/g, '').replace(/\/(\w)/g, (_, ch: string) => ch.toUpperCase()).replace(/\W/g, '')}`,
       ...(params.length ? { parameters: params } : {}),
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema(op.body) } } } } : {}),

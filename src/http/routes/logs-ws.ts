@@ -59,8 +59,17 @@ export interface LogsWsOptions {
 }
 
 type Format = 'json' | 'binary'
-const SINGLE = /^\/jobs\/([^/]+)\/logs\/ws\/?$/
-const ATTACH = /^\/jobs\/([^/]+)\/attach\/?$/
+
+/** The WebSocket routes, in OpenAPI's path form. The upgrade handler matches
+ *  with these very templates, and openapi.ts documents each of them (a test
+ *  fails when a template has no operation in the document). */
+export const WS_ROUTES = { logs: '/jobs/{id}/logs/ws', attach: '/jobs/{id}/attach', multiplexed: '/ws' } as const
+
+/** '/jobs/{id}/attach' → /^\/jobs\/([^/]+)\/attach\/?$/ (one capture per parameter). */
+export const templateRegExp = (t: string) => new RegExp(`^${t.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{\w+\}/g, '([^/]+)')}/?$`)
+const SINGLE = templateRegExp(WS_ROUTES.logs)
+const ATTACH = templateRegExp(WS_ROUTES.attach)
+const MUX = templateRegExp(WS_ROUTES.multiplexed)
 const AttachMsg = z.union([z.object({ stdin: z.string() }).strict(), z.object({ stdin64: z.base64() }).strict(), z.object({ eof: z.literal(true) }).strict()])
 const Sub = z.union([
   z.object({ subscribe: z.string().min(1), from: z.number().int().nonnegative().optional(), stream: z.enum(['stdout', 'stderr', 'all']).optional() }).strict(),
@@ -306,7 +315,7 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     const attachMatch = deps.stdin ? ATTACH.exec(url.pathname) : null
     if (attachMatch) return void onAttach(req, socket, head, url, decodeURIComponent(attachMatch[1]!))
     const m = SINGLE.exec(url.pathname)
-    if (!m && url.pathname !== '/ws') {
+    if (!m && !MUX.test(url.pathname)) {
       // Not ours: leave it to another upgrade handler, if there is one.
       if (server.listenerCount('upgrade') <= 1) reject(socket, 404, 'Not Found', { error: { code: 'ROUTE_NOT_FOUND', message: `no WebSocket route ${url.pathname}` } })
       return
