@@ -7,11 +7,12 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { ImageRecord } from '../src/images/types.js'
 import { PACKAGE_ROOT } from '../src/lib/paths.js'
 import { createRuntime } from '../src/runtime/index.js'
 import { podmanRunTrueMs, timeSync } from './peers.js'
 import { median, row, type BenchRow } from './types.js'
+
+const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 export async function benchRuntime(opts: { runs?: number } = {}): Promise<BenchRow[]> {
   const runs = opts.runs ?? 50
@@ -24,11 +25,10 @@ export async function benchRuntime(opts: { runs?: number } = {}): Promise<BenchR
   const rows: BenchRow[] = []
   const rt = createRuntime({ root: join(dir, 'rt') })
   try {
-    const image: ImageRecord = { id: 'sha256:00', refs: [], manifestDigest: 'sha256:00', platform: { os: 'linux', architecture: 'amd64' }, config: { Cmd: ['true'] }, layers: [], size: 0, createdAt: new Date(0) }
     const skiff: number[] = []
     for (let i = 0; i < runs + 5; i++) {
       const t0 = performance.now()
-      const c = await rt.create({ id: `b${i}`, image, lowerDirs: [rootfs], process: { env: {} }, limits: {}, network: { mode: 'none', ports: [] }, mounts: [], logPath: join(dir, `b${i}.log`) })
+      const c = await rt.create({ id: `b${i}`, rootfs: { lowerDirs: [rootfs] }, process: { args: ['true'], env: [`PATH=${PATH}`], cwd: '/' }, hostname: `b${i}`, limits: {}, network: { mode: 'none' }, mounts: [], logPath: join(dir, `b${i}.log`) })
       await c.start()
       const e = await c.wait()
       const ms = performance.now() - t0

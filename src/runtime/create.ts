@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { readdir } from 'node:fs/promises'
 import { removeFile } from '../lib/remove-tree.js'
 import { join } from 'node:path'
 import { Cleanup } from '../lib/cleanup.js'
@@ -9,10 +9,12 @@ import { silentLogger, type Logger } from '../lib/log.js'
 import { cgroupDirs, detectCgroupMode } from './cgroups/detect.js'
 import { OciContainer, readMeta, type ContainerMeta } from './container.js'
 import { OciCli, type RuntimeName } from './driver.js'
-import { containerExists, invalidContainerId } from './errors.js'
+import { invalidContainerId } from './errors.js'
+import { makeBundleDir, writeBundle, writeLargeBundleFile } from './bundle.js'
+import { attachNetwork } from './network/attach.js'
 import { ExitWatcher } from './exit-watcher.js'
 import { launchMonitor } from './monitor.js'
-import { mountRootfs, removeDir, unmountRootfs } from './rootfs.js'
+import { mountRootfs, removeDir, unmountRootfs, UserFiles } from './rootfs.js'
 import { buildSpec } from './spec.js'
 import { parseHostLimits } from './spec-defaults.js'
 import type { Container, ContainerSpec, Runtime } from './types.js'
@@ -36,19 +38,6 @@ export interface RuntimeOptions {
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
 const STDIN_PATH = '/.skiff-stdin'
 
-/** Read a small file from the rootfs without following a symlink out of it:
- *  a hostile image's /etc/passwd could point at the host's files. */
-async function readInRoot(rootfs: string, rel: string): Promise<string | undefined> {
-  const p = join(rootfs, rel)
-  try {
-    const st = await lstat(p)
-    if (!st.isFile() || st.size > 4 * 1024 * 1024) return undefined
-    return await readFile(p, 'utf8')
-  } catch {
-    return undefined
-  }
-}
-
 export function createRuntime(o: RuntimeOptions): Runtime {
   const dirs = { state: join(o.root, 'state'), exits: join(o.root, 'exits'), sockets: join(o.root, 'sockets'), containers: join(o.root, 'containers') }
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true, mode: 0o700 })
@@ -63,7 +52,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   const clock = o.clock ?? realClock
   const log = o.log ?? silentLogger
   const seccomp = cli.name === 'crun' ? new SeccompCache(cli.path) : undefined
-  const userFiles = new Map<string, Promise<[string | undefined, string | undefined]>>()
+  const userFiles = new UserFiles()
   const deps = (id: string) => ({ dir: join(dirs.containers, id), socketLink: join(dirs.sockets, id), cli, exits, clock, log })
 
   return {
@@ -71,53 +60,42 @@ export function createRuntime(o: RuntimeOptions): Runtime {
 
     async create(spec: ContainerSpec): Promise<Container> {
       if (!ID.test(spec.id)) throw invalidContainerId(spec.id)
-      const dir = join(dirs.containers, spec.id)
+      const p = spec.process
+      if (p.stdin !== undefined && p.openStdin) throw new SkiffError('invalid_argument', 'INVALID_ARGUMENT', 'stdin: give data or an open stdin (interactive), not both', { field: 'stdin' })
       await using undo = new Cleanup()
-      await mkdir(dir, { recursive: false, mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
-        throw e.code === 'EEXIST' ? containerExists(spec.id) : e
-      })
+      // bundle step: the container's private dir
+      const dir = makeBundleDir(dirs.containers, spec.id)
       undo.defer(() => removeDir(dir))
       // made on the thread pool while the rootfs is mounted
       const binary: Promise<RuntimeBinary> = privateCopy ? privateRuntimeCopy(cli.path, dir) : Promise.resolve({ path: cli.path, env: {}, close: async () => {} })
       undo.defer(async () => (await binary).close())
-      const rootfs = await mountRootfs(dir, spec.lowerDirs)
-      undo.defer(() => unmountRootfs(rootfs.merged))
 
-      // Layer snapshots never change, so neither do the image's user files: read them once per layer stack.
-      const key = spec.lowerDirs.join(':')
-      let files = userFiles.get(key)
-      if (!files) {
-        files = Promise.all([readInRoot(rootfs.merged, 'etc/passwd'), readInRoot(rootfs.merged, 'etc/group')])
-        userFiles.set(key, files)
-        if (userFiles.size > 256) userFiles.delete(userFiles.keys().next().value!)
-      }
-      const [passwd, group] = await files
-      const user = resolveUser(spec.process.user ?? spec.image.config.User, passwd, group)
-      const cgroupsPath = `/skiff/${spec.id}`
+      // rootfs step
+      const rootfs = await mountRootfs(dir, spec.rootfs)
+      undo.defer(() => unmountRootfs(rootfs.merged))
+      const [passwd, group] = await userFiles.get(spec.rootfs.lowerDirs, rootfs.merged)
+      const user = resolveUser(p.user, passwd, group)
+
+      // network step
+      const net = await attachNetwork(spec.network)
+
       const mounts = [...spec.mounts]
-      let cmd = spec.process.cmd
-      let entrypoint = spec.process.entrypoint
-      if (spec.process.stdin !== undefined && spec.process.openStdin) throw new SkiffError('invalid_argument', 'INVALID_ARGUMENT', 'stdin: give data or an open stdin (interactive), not both', { field: 'stdin' })
-      if (spec.process.stdin !== undefined) {
+      let args = p.args
+      if (p.stdin !== undefined) {
         // Feed stdin from a file bound into the container: the job gets its data
         // and then EOF, with no daemon-side pipe that would die with the daemon.
-        const f = join(dir, 'stdin')
-        await writeFile(f, spec.process.stdin, { mode: 0o644 })
-        mounts.push({ source: f, destination: STDIN_PATH, readonly: true })
-        const args = [...(entrypoint ?? spec.image.config.Entrypoint ?? []), ...(cmd ?? (entrypoint ? [] : (spec.image.config.Cmd ?? [])))]
-        entrypoint = ['/bin/sh', '-c', `exec "$@" < ${STDIN_PATH}`, 'sh']
-        cmd = args
+        mounts.push({ source: await writeLargeBundleFile(dir, 'stdin', p.stdin), destination: STDIN_PATH, readonly: true })
+        args = ['/bin/sh', '-c', `exec "$@" < ${STDIN_PATH}`, 'sh', ...p.args]
       }
+      const cgroupsPath = `/skiff/${spec.id}`
       const oci = buildSpec({
-        id: spec.id,
-        imageConfig: spec.image.config,
-        process: { entrypoint, cmd, env: spec.process.env, cwd: spec.process.cwd },
+        process: { args, env: p.env, cwd: p.cwd },
         user,
         limits: spec.limits,
-        network: { mode: spec.network.mode },
+        network: net,
         mounts,
         hostname: spec.hostname,
-        readonlyRootfs: spec.readonlyRootfs,
+        readonlyRootfs: spec.rootfs.readonly,
         capAdd: spec.capAdd,
         capDrop: spec.capDrop,
         hostLimits,
@@ -135,12 +113,11 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         cgroupMode: mode,
         cgroupDirs: { memory: cg.memory, cpu: cg.cpu, all: cg.all },
         merged: rootfs.merged,
-        ...(spec.process.openStdin ? { openStdin: true } : {}),
+        ...(p.openStdin ? { openStdin: true } : {}),
       }
-      // Two small files into the page cache: synchronous writes cost ~40 µs each,
-      // against ~0.6 ms of thread-pool round trips on the job start path.
-      writeFileSync(join(dir, 'config.json'), JSON.stringify(oci))
-      writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta))
+      writeBundle(dir, oci, meta)
+
+      // monitor: conmon runs the OCI runtime's create
       // conmon links <sockets>/<id> to its attach socket before the runtime runs: a failed create leaves it
       undo.defer(() => removeFile(join(dirs.sockets, spec.id)))
       const bin = await binary
@@ -158,7 +135,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
           socketDir: dirs.sockets,
           env: bin.env,
         },
-        { timeoutSecs: spec.limits.timeoutMs ? Math.ceil(spec.limits.timeoutMs / 1000) + 2 : undefined, command: oci.process.args[0], stdin: spec.process.openStdin },
+        { timeoutSecs: spec.limits.timeoutMs ? Math.ceil(spec.limits.timeoutMs / 1000) + 2 : undefined, command: oci.process.args[0], stdin: p.openStdin },
       )
       undo.defer(() => cli.delete(spec.id, { force: true }))
       await bin.close() // used once: conmon has run the runtime and it has exited

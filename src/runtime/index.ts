@@ -1,5 +1,6 @@
 export { createRuntime, type RuntimeOptions } from './create.js'
-export type { Container, ContainerSpec, ExecOptions, ExecResult, ExitStatus, MountRequest, Runtime } from './types.js'
+export type { Container, ContainerSpec, ExecOptions, ExecResult, ExitStatus, MountRequest, NetworkSpec, Runtime } from './types.js'
+export { noCommand } from './errors.js'
 export type { RuntimeName } from './driver.js'
 export { detectCgroupMode, type CgroupMode } from './cgroups/detect.js'
 export { runDoctor, type Finding } from './doctor.js'

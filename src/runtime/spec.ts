@@ -1,19 +1,16 @@
-import type { ImageConfig } from '../images/types.js'
-import { mergeEnv, resolveArgs } from './command.js'
+import { noCommand } from './errors.js'
 import type { OciMount, OciSpec } from './oci-spec.js'
 import { defaultSeccomp } from './seccomp.js'
 import { DEFAULT_CAPS, defaultMounts, defaultRlimits, MASKED_PATHS, READONLY_PATHS } from './spec-defaults.js'
 import type { ResolvedUser } from './user.js'
 
 export interface SpecInput {
-  id: string
-  imageConfig: ImageConfig
-  process: { entrypoint?: string[]; cmd?: string[]; env: Record<string, string>; cwd?: string }
+  process: { args: string[]; env: string[]; cwd: string }
   user: ResolvedUser
   limits: { memoryBytes?: number; cpus?: number; pids?: number }
   network: { mode: 'none' | 'host' | 'bridge'; netnsPath?: string }
   mounts: { source: string; destination: string; readonly?: boolean; type?: 'bind' | 'tmpfs' }[]
-  hostname?: string
+  hostname: string
   readonlyRootfs?: boolean
   capAdd?: string[]
   capDrop?: string[]
@@ -24,10 +21,15 @@ export interface SpecInput {
 
 const capName = (c: string) => (c.toUpperCase().startsWith('CAP_') ? c.toUpperCase() : `CAP_${c.toUpperCase()}`)
 
-/** Pure: image config + request → OCI config.json. The one place where
+/** runc's rule (libcontainer/init_linux.go): HOME from the user's passwd entry when the env has none. */
+export function withHome(env: readonly string[], home: string): string[] {
+  return env.some((kv) => kv.startsWith('HOME=')) ? [...env] : [...env, `HOME=${home}`]
+}
+
+/** Pure: a resolved process + limits → OCI config.json. The one place where
  *  user-shaped names (cpus, memory) become spec-shaped ones. */
 export function buildSpec(i: SpecInput): OciSpec {
-  const hostname = i.hostname ?? i.id.slice(-12).toLowerCase()
+  if (!i.process.args.length) throw noCommand()
   let caps: string[] = [...DEFAULT_CAPS]
   const drop = (i.capDrop ?? []).map(capName)
   if (drop.includes('CAP_ALL')) caps = []
@@ -49,16 +51,16 @@ export function buildSpec(i: SpecInput): OciSpec {
     process: {
       terminal: false,
       user: { uid: i.user.uid, gid: i.user.gid, ...(i.user.additionalGids.length ? { additionalGids: i.user.additionalGids } : {}) },
-      args: resolveArgs(i.imageConfig, i.process),
-      env: mergeEnv(i.imageConfig.Env, i.process.env, { hostname, home: i.user.home }),
-      cwd: i.process.cwd ?? (i.imageConfig.WorkingDir || '/'),
+      args: i.process.args,
+      env: withHome(i.process.env, i.user.home),
+      cwd: i.process.cwd,
       capabilities: { bounding: caps, effective: caps, permitted: caps },
       rlimits: defaultRlimits(i.hostLimits),
       noNewPrivileges: true,
       oomScoreAdj: 0,
     },
     root: { path: i.rootfs, readonly: Boolean(i.readonlyRootfs) },
-    hostname,
+    hostname: i.hostname,
     mounts,
     linux: {
       namespaces,

@@ -1,4 +1,3 @@
-import type { ImageRecord } from '../images/types.js'
 import type { StdinWriter } from './stdin.js'
 
 export interface MountRequest {
@@ -8,28 +7,47 @@ export interface MountRequest {
   type?: 'bind' | 'tmpfs'
 }
 
-/** Already validated, already in skiff units. */
+/** How the container is networked. `none`: its own netns with only `lo`;
+ *  `host`: the host's netns (and the host's /etc/resolv.conf). */
+export type NetworkSpec = { mode: 'none' } | { mode: 'host' }
+
+/** The runtime's input: plain data, already resolved above the runtime (the
+ *  image's Entrypoint/Cmd/Env/WorkingDir/User merged with the request), already
+ *  validated and in skiff units. Nothing in it is image- or job-shaped: the
+ *  runtime never sees an ImageRecord, and `id` is only a container id. */
 export interface ContainerSpec {
-  id: string // = job id
-  image: ImageRecord
-  lowerDirs: string[] // top layer first
+  /** container id ([A-Za-z0-9][A-Za-z0-9_.-]{0,127}, e.g. `<job>.<attempt>`): names the
+   *  bundle dir, the cgroup and the runtime's state; not necessarily a job id */
+  id: string
+  rootfs: {
+    /** image snapshot dirs, top layer first (as overlayfs wants) */
+    lowerDirs: string[]
+    /** where the writable layer (upper/ + work/) lives. Given: created if missing,
+     *  reused if present, and left in place by remove() (the caller owns it, e.g.
+     *  one per job across restarts). Absent: inside the bundle, gone with it. */
+    layerDir?: string
+    readonly?: boolean
+  }
   process: {
-    entrypoint?: string[]
-    cmd?: string[]
-    env: Record<string, string>
-    cwd?: string
+    /** the final argv (argv[0] looked up in PATH by the OCI runtime) */
+    args: string[]
+    /** the final environment, KEY=VALUE; HOME is added from the user's passwd entry when absent (as runc does) */
+    env: string[]
+    cwd: string
+    /** docker's forms ("name", "uid", "uid:gid", "name:group"; absent = root),
+     *  resolved against the rootfs' /etc/passwd and /etc/group */
     user?: string
     /** data for stdin, then EOF (through a file bound into the container) */
     stdin?: Uint8Array
     /** keep stdin open for openStdin() (docker run -i); exclusive with `stdin` */
     openStdin?: boolean
   }
+  hostname: string
   limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
-  network: { mode: 'none' | 'host' | 'bridge'; ports: unknown[] }
+  network: NetworkSpec
   mounts: MountRequest[]
-  logPath: string // chosen by logs/, written by the monitor
-  hostname?: string
-  readonlyRootfs?: boolean
+  /** chosen by logs/, written by the monitor */
+  logPath: string
   capAdd?: string[]
   capDrop?: string[]
 }

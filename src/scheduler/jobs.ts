@@ -4,6 +4,7 @@ import type { Clock } from '../lib/clock.js'
 import { isSkiffError, SkiffError } from '../lib/errors.js'
 import type { Logger } from '../lib/log.js'
 import { admit, type AdmissionLimits } from './admission.js'
+import { containerSpec } from './container-spec.js'
 import type { TransitionPatch } from './job-repo.js'
 import { JobRepo } from './job-repo.js'
 import { finalStateFor, isFinal, type JobState } from './job-state.js'
@@ -268,21 +269,7 @@ export class JobService {
       this.#transition(id, 'starting', { imageId: image.id })
       const lowerDirs = await this.#d.images.lowerDirs(image)
       const s = job.spec
-      a.container = await this.#d.runtime.create({
-        id,
-        image,
-        lowerDirs,
-        process: {
-          entrypoint: s.entrypoint, cmd: s.cmd, env: s.env, cwd: s.workdir, user: s.user,
-          ...(s.interactive ? { openStdin: true } : s.stdin !== undefined ? { stdin: Buffer.from(s.stdin) } : {}),
-        },
-        limits: s.limits,
-        network: { mode: s.network.mode, ports: [] },
-        mounts: [],
-        logPath: this.#d.logs.pathFor(id),
-        hostname: s.hostname,
-        readonlyRootfs: s.readonlyRootfs,
-      })
+      a.container = await this.#d.runtime.create(containerSpec({ containerId: id, job, image, lowerDirs, logPath: this.#d.logs.pathFor(id) }))
       if (a.killedByUser) {
         await a.container.remove().catch(() => {})
         return void this.#finish(id, 'killed', { reason: 'killed', message: 'killed before start' })

@@ -1,4 +1,5 @@
 import type { ImageRecord } from '../images/types.js'
+import type { ContainerSpec } from '../runtime/index.js'
 
 /** What the scheduler needs from the other layers. daemon.ts passes the real
  *  services (which satisfy these structurally); unit tests pass fakes. */
@@ -36,18 +37,8 @@ export interface StdinLike {
   destroy(): void
 }
 
-export interface ContainerSpecLike {
-  id: string
-  image: ImageRecord
-  lowerDirs: string[]
-  process: { entrypoint?: string[]; cmd?: string[]; env: Record<string, string>; cwd?: string; user?: string; stdin?: Uint8Array; openStdin?: boolean }
-  limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
-  network: { mode: 'none' | 'host' | 'bridge'; ports: never[] }
-  mounts: { source: string; destination: string; readonly?: boolean }[]
-  logPath: string
-  hostname?: string
-  readonlyRootfs?: boolean
-}
+/** The runtime's own input shape (built by container-spec.ts). */
+export type ContainerSpecLike = ContainerSpec
 
 export interface RuntimePort {
   create(spec: ContainerSpecLike): Promise<ContainerLike>

@@ -3,7 +3,6 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ImageRecord } from '../../src/images/types.js'
 import { PACKAGE_ROOT } from '../../src/lib/paths.js'
 import { cgroupDirs, detectCgroupMode } from '../../src/runtime/cgroups/detect.js'
 import { createRuntime, type ContainerSpec, type ExitStatus, type Runtime } from '../../src/runtime/index.js'
@@ -26,6 +25,7 @@ export function makeBusyboxRootfs(root: string): void {
   writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n')
 }
 
+const PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** The runtime's behaviour, the same for every OCI runtime skiff drives. */
@@ -35,10 +35,6 @@ export function runtimeContract(name: 'crun' | 'runc') {
     let rootfs: string
     let rt: Runtime
     let n = 0
-    const image: ImageRecord = {
-      id: 'sha256:00', refs: [], manifestDigest: 'sha256:00', platform: { os: 'linux', architecture: 'amd64' },
-      config: { Cmd: ['sh'] }, layers: [], size: 0, createdAt: new Date(0),
-    }
 
     beforeAll(() => {
       dir = mkdtempSync(join(tmpdir(), `skiff-rt-${name}-`))
@@ -55,11 +51,13 @@ export function runtimeContract(name: 'crun' | 'runc') {
       rmSync(dir, { recursive: true, force: true })
     })
 
-    const spec = (cmd: string[], o: Partial<ContainerSpec> = {}): ContainerSpec => {
+    type Over = Partial<Omit<ContainerSpec, 'process' | 'rootfs'>> & { process?: Partial<ContainerSpec['process']>; rootfs?: Partial<ContainerSpec['rootfs']> }
+    const spec = (args: string[], o: Over = {}): ContainerSpec => {
       const id = `${name}-${process.pid}-${n++}`
+      const { process: p, rootfs: r, ...rest } = o
       return {
-        id, image, lowerDirs: [rootfs], process: { cmd, env: {} }, limits: {}, network: { mode: 'none', ports: [] }, mounts: [],
-        logPath: join(dir, `${id}.log`), ...o,
+        id, rootfs: { lowerDirs: [rootfs], ...r }, process: { args, env: [PATH], cwd: '/', ...p }, hostname: id, limits: {}, network: { mode: 'none' }, mounts: [],
+        logPath: join(dir, `${id}.log`), ...rest,
       }
     }
     /** stdout and stderr from conmon's k8s-file log */
@@ -72,7 +70,7 @@ export function runtimeContract(name: 'crun' | 'runc') {
       }
       return out
     }
-    const run = async (cmd: string[], o: Partial<ContainerSpec> = {}): Promise<ExitStatus & { stdout: string; stderr: string; id: string }> => {
+    const run = async (cmd: string[], o: Over = {}): Promise<ExitStatus & { stdout: string; stderr: string; id: string }> => {
       const s = spec(cmd, o)
       const c = await rt.create(s)
       await c.start()
@@ -80,7 +78,7 @@ export function runtimeContract(name: 'crun' | 'runc') {
       await c.remove()
       return { ...exit, ...output(s.logPath), id: s.id }
     }
-    const sh = (script: string, o: Partial<ContainerSpec> = {}) => run(['sh', '-c', script], o)
+    const sh = (script: string, o: Over = {}) => run(['sh', '-c', script], o)
 
     it('runs echo: exit 0 and the output in the log', async () => {
       const r = await run(['echo', 'hello'])
@@ -131,30 +129,44 @@ export function runtimeContract(name: 'crun' | 'runc') {
     })
 
     it('a read-only rootfs refuses writes; a writable one keeps them out of the layer', async () => {
-      const ro = await sh('touch /x', { readonlyRootfs: true })
+      const ro = await sh('touch /x', { rootfs: { readonly: true } })
       expect(ro.exitCode).not.toBe(0)
       expect((await sh('touch /x && echo ok')).stdout).toBe('ok\n')
       expect(existsSync(join(rootfs, 'x'))).toBe(false)
     })
 
+    it('a caller-owned writable layer outlives its container and carries over to the next (ids like <job>.<n>)', async () => {
+      const layerDir = join(dir, `layer-${n}`)
+      const job = `job${process.pid}x${n}`
+      const first = await sh('echo kept > /state; cat /state', { id: `${job}.1`, rootfs: { lowerDirs: [rootfs], layerDir } })
+      expect(first).toMatchObject({ exitCode: 0, stdout: 'kept\n', id: `${job}.1` })
+      expectNoTrace(`${job}.1`)
+      expect(readFileSync(join(layerDir, 'upper', 'state'), 'utf8')).toBe('kept\n')
+      const second = await sh('cat /state', { id: `${job}.2`, rootfs: { lowerDirs: [rootfs], layerDir } })
+      expect(second).toMatchObject({ exitCode: 0, stdout: 'kept\n' })
+      // a fresh layer (the default) does not see it, and the image layer never got it
+      expect((await sh('cat /state')).exitCode).not.toBe(0)
+      expect(existsSync(join(rootfs, 'state'))).toBe(false)
+    })
+
     it('runs as another user, with env and cwd', async () => {
-      const r = await run(['sh', '-c', 'id -u; id -g; echo $GREETING; pwd'], { process: { cmd: ['sh', '-c', 'id -u; id -g; echo $GREETING; pwd'], env: { GREETING: 'hi' }, cwd: '/tmp', user: 'nobody' } })
+      const r = await run(['sh', '-c', 'id -u; id -g; echo $GREETING; pwd'], { process: { env: [PATH, 'GREETING=hi'], cwd: '/tmp', user: 'nobody' } })
       expect(r.stdout).toBe('65534\n65534\nhi\n/tmp\n')
-      const n2 = await run(['id', '-u'], { process: { cmd: ['id', '-u'], env: {}, user: '65534:65534' } })
+      const n2 = await run(['id', '-u'], { process: { user: '65534:65534' } })
       expect(n2.stdout).toBe('65534\n')
-      const n3 = await run(['sh', '-c', 'id -u; id -g'], { process: { cmd: ['sh', '-c', 'id -u; id -g'], env: {}, user: '1234:5678' } })
+      const n3 = await run(['sh', '-c', 'id -u; id -g'], { process: { user: '1234:5678' } })
       expect(n3.stdout).toBe('1234\n5678\n')
     })
 
     it('feeds stdin data, then EOF', async () => {
-      const r = await run(['cat'], { process: { cmd: ['cat'], env: {}, stdin: Buffer.from('hello\nstdin\n') } })
+      const r = await run(['cat'], { process: { stdin: Buffer.from('hello\nstdin\n') } })
       expect(r).toMatchObject({ exitCode: 0, stdout: 'hello\nstdin\n' })
       // without stdin data the job reads EOF at once rather than hanging
       expect(await run(['wc', '-c'])).toMatchObject({ exitCode: 0, stdout: '0\n' })
     })
 
     it('an open stdin (interactive) takes writes in order, holds the job until EOF, and survives a reader that is slow', async () => {
-      const s = spec(['sh', '-c', 'while read -r line; do echo "got $line"; done; echo eof'], { process: { cmd: ['sh', '-c', 'while read -r line; do echo "got $line"; done; echo eof'], env: {}, openStdin: true } })
+      const s = spec(['sh', '-c', 'while read -r line; do echo "got $line"; done; echo eof'], { process: { openStdin: true } })
       const c = await rt.create(s)
       const stdin = c.openStdin()
       await c.start()
@@ -177,7 +189,7 @@ export function runtimeContract(name: 'crun' | 'runc') {
     })
 
     it('writing to the stdin of an exited job fails with STDIN_CLOSED, and a job without an open stdin refuses to attach', async () => {
-      const s = spec(['true'], { process: { cmd: ['true'], env: {}, openStdin: true } })
+      const s = spec(['true'], { process: { openStdin: true } })
       const c = await rt.create(s)
       const stdin = c.openStdin()
       await c.start()
@@ -307,7 +319,7 @@ export function runtimeContract(name: 'crun' | 'runc') {
       writeFileSync(script, `
         import { createRuntime } from ${JSON.stringify(join(PACKAGE_ROOT, 'src/runtime/index.ts'))}
         const rt = createRuntime({ root: ${JSON.stringify(join(dir, 'rt'))}, runtime: ${JSON.stringify(name)} })
-        const c = await rt.create(${JSON.stringify({ ...s, image })})
+        const c = await rt.create(${JSON.stringify(s)})
         await c.start()
         console.log(c.pid)
         process.exit(0)`)

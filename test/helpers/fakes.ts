@@ -6,7 +6,7 @@ import type { ContainerLike, ContainerSpecLike, ExitStatusLike, RuntimePort } fr
 
 export const fakeImage: ImageRecord = {
   id: 'sha256:aaaa', refs: ['fake:latest'], manifestDigest: 'sha256:bbbb', platform: { os: 'linux', architecture: 'amd64' },
-  config: {}, layers: [], size: 0, createdAt: new Date(0),
+  config: { Cmd: ['true'] }, layers: [], size: 0, createdAt: new Date(0),
 }
 const usage = { wallMs: 1, cpuUserMs: 0, cpuSysMs: 0, memoryPeakBytes: 0 }
 

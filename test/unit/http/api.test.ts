@@ -48,7 +48,7 @@ beforeAll(async () => {
   const repo = new JobRepo(o.db)
   const events = new EventBus()
   const jobs = new JobService({
-    repo, images, runtime: new FakeRuntime((s) => ({ ms: s.process.cmd?.[0] === 'sleep' ? 60_000 : 1, exit: { exitCode: s.process.cmd?.[0] === 'fail' ? 3 : 0 } })),
+    repo, images, runtime: new FakeRuntime((s) => ({ ms: s.process.args[0] === 'sleep' ? 60_000 : 1, exit: { exitCode: s.process.args[0] === 'fail' ? 3 : 0 } })),
     logs: { pathFor: (id) => join(dir, id), remove: async () => {} },
     clock: realClock, log: silentLogger, events, limits: { maxConcurrent: 4, maxMemory: 0, maxQueued: 100 },
   })

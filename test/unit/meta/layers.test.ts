@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 
 // The dependency arrows of ../shared/DESIGN.md, enforced:
 //   cli ─(HTTP only)─▶ http ─▶ scheduler ─▶ runtime/images/logs ─▶ lib
-// runtime never imports images (but its types), logs or db; nothing imports
+// runtime never imports images (not even its types: it gets plain data), logs or db; nothing imports
 // http or daemon.ts but the composition root and the CLI's `daemon` command;
 // another layer is entered only through its index.ts (or types.ts).
 const SRC = join(import.meta.dirname, '../../../src')
@@ -14,7 +14,7 @@ type Layer = (typeof LAYERS)[number] | 'root'
 const FORBIDDEN: Record<Layer, Layer[]> = {
   lib: ['http', 'scheduler', 'runtime', 'images', 'logs', 'cli', 'db', 'root'],
   db: ['http', 'scheduler', 'runtime', 'images', 'logs', 'cli'],
-  runtime: ['http', 'scheduler', 'logs', 'db', 'cli'],
+  runtime: ['http', 'scheduler', 'images', 'logs', 'db', 'cli'],
   images: ['http', 'scheduler', 'runtime', 'logs', 'cli'],
   logs: ['http', 'scheduler', 'runtime', 'images', 'db', 'cli'],
   scheduler: ['http', 'cli'],
@@ -47,10 +47,10 @@ describe('layer boundaries', () => {
         const to = layerOf(target + '.ts')
         const rel = relative(SRC, f)
         if (to === from) continue
-        // the CLI's `daemon` command starts the daemon in-process; runtime may take image *types*
+        // the CLI's `daemon` command starts the daemon in-process
         if (from === 'cli' && relative(SRC, target) === 'daemon.js') continue
         if (from === 'cli' && to === 'runtime' && /index\.js$/.test(spec)) continue // `skiff doctor` runs the host checks locally
-        if (FORBIDDEN[from].includes(to) && !(from === 'runtime' && to === 'images' && /types\.js$/.test(spec))) bad.push(`${rel}: ${from} → ${to} (${spec})`)
+        if (FORBIDDEN[from].includes(to)) bad.push(`${rel}: ${from} → ${to} (${spec})`)
         const entered = relative(join(SRC, to), target)
         if (to !== 'root' && to !== 'lib' && to !== 'db' && !/^(index|types)\.js$/.test(entered) && !(from === 'root' && to === 'http'))
           bad.push(`${rel}: enters ${to} through ${entered}, not index.ts`)

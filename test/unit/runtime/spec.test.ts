@@ -4,16 +4,15 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { detectCgroupMode, cgroupDirs } from '../../../src/runtime/cgroups/detect.js'
 import { parseKeyValues, usageFromV1, usageFromV2 } from '../../../src/runtime/cgroups/usage.js'
-import { mergeEnv, resolveArgs } from '../../../src/runtime/command.js'
 import { decodeExit } from '../../../src/runtime/container.js'
 import { evaluate, type HostFacts } from '../../../src/runtime/doctor.js'
 import { overlayOptions } from '../../../src/runtime/rootfs.js'
-import { buildSpec, type SpecInput } from '../../../src/runtime/spec.js'
+import { buildSpec, withHome, type SpecInput } from '../../../src/runtime/spec.js'
 import { DEFAULT_CAPS, parseHostLimits } from '../../../src/runtime/spec-defaults.js'
 import { resolveUser } from '../../../src/runtime/user.js'
 
 const input = (o: Partial<SpecInput> = {}): SpecInput => ({
-  id: '01JOBIDABCDEFGHIJKLMNOPQRS', imageConfig: { Cmd: ['sh'], Env: ['PATH=/bin', 'A=image'] }, process: { env: {} },
+  process: { args: ['sh'], env: ['PATH=/bin', 'A=image'], cwd: '/' }, hostname: 'h',
   user: { uid: 0, gid: 0, additionalGids: [], home: '/root' }, limits: {}, network: { mode: 'none' }, mounts: [],
   hostLimits: { RLIMIT_NOFILE: 20000 }, cgroupsPath: '/skiff/x', rootfs: '/r', ...o,
 })
@@ -53,7 +52,6 @@ describe('buildSpec', () => {
     expect(s.process.rlimits).toEqual([{ type: 'RLIMIT_NOFILE', hard: 20000, soft: 20000 }])
     expect(s.root).toEqual({ path: '/r', readonly: true })
     expect(s.hostname).toBe('web')
-    expect(buildSpec(input()).hostname).toBe('hijklmnopqrs') // last 12 of the job id, lower-case
   })
   it('bind mounts volumes read-only when asked', () => {
     const s = buildSpec(input({ mounts: [{ source: '/data', destination: '/mnt', readonly: true }] }))
@@ -61,21 +59,14 @@ describe('buildSpec', () => {
   })
 })
 
-describe('docker Entrypoint/Cmd and env', () => {
-  it.each([
-    [{ Entrypoint: ['/ep'], Cmd: ['a'] }, {}, ['/ep', 'a']],
-    [{ Entrypoint: ['/ep'], Cmd: ['a'] }, { cmd: ['b'] }, ['/ep', 'b']],
-    [{ Entrypoint: ['/ep'], Cmd: ['a'] }, { entrypoint: ['/x'] }, ['/x']],
-    [{ Cmd: ['a'] }, { entrypoint: ['/x'], cmd: ['y'] }, ['/x', 'y']],
-    [{ Cmd: ['sh'] }, {}, ['sh']],
-  ] as const)('image %j + request %j → %j', (image, req, want) => {
-    expect(resolveArgs(image as never, req as never)).toEqual(want)
+describe('process', () => {
+  it('takes argv, env and cwd as given, adding HOME from the user when the env has none (runc\'s rule)', () => {
+    const s = buildSpec(input({ process: { args: ['/ep', 'a'], env: ['PATH=/bin'], cwd: '/w' }, user: { uid: 1, gid: 2, additionalGids: [3], home: '/home/u' } }))
+    expect(s.process).toMatchObject({ args: ['/ep', 'a'], env: ['PATH=/bin', 'HOME=/home/u'], cwd: '/w', user: { uid: 1, gid: 2, additionalGids: [3] } })
+    expect(withHome(['HOME=/mine'], '/root')).toEqual(['HOME=/mine'])
   })
   it('refuses to run nothing', () => {
-    expect(() => resolveArgs({}, {})).toThrow(expect.objectContaining({ code: 'NO_COMMAND' }))
-  })
-  it('request env wins over image env; PATH, HOSTNAME and HOME are defaulted', () => {
-    expect(mergeEnv(['A=1', 'B=2'], { B: '3' }, { hostname: 'h', home: '/root' })).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=h', 'A=1', 'B=3', 'HOME=/root'])
+    expect(() => buildSpec(input({ process: { args: [], env: [], cwd: '/' } }))).toThrow(expect.objectContaining({ code: 'NO_COMMAND' }))
   })
 })
 

@@ -43,7 +43,7 @@ describe('JobService', () => {
     })
 
   it('runs 200 jobs with at most 8 at once, each recording its own exit code', async () => {
-    const rt = new FakeRuntime((s) => ({ ms: 2, exit: { exitCode: Number(s.process.cmd![0]) } }))
+    const rt = new FakeRuntime((s) => ({ ms: 2, exit: { exitCode: Number(s.process.args[0]) } }))
     const svc = make(rt)
     await svc.start()
     const jobs = Array.from({ length: 200 }, (_, i) => svc.submit(spec({ cmd: [String(i % 7)] })))
@@ -58,7 +58,7 @@ describe('JobService', () => {
   })
 
   it('maps oom and timeout exits to their states', async () => {
-    const rt = new FakeRuntime((s) => ({ ms: 1, exit: s.process.cmd?.[0] === 'oom' ? { exitCode: 137, oomKilled: true } : { exitCode: 137, timedOut: true } }))
+    const rt = new FakeRuntime((s) => ({ ms: 1, exit: s.process.args[0] === 'oom' ? { exitCode: 137, oomKilled: true } : { exitCode: 137, timedOut: true } }))
     const svc = make(rt)
     await svc.start()
     const a = svc.submit(spec({ cmd: ['oom'] }))

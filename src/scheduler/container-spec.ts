@@ -1,0 +1,73 @@
+import type { ImageConfig } from '../images/types.js'
+import { noCommand, type ContainerSpec } from '../runtime/index.js'
+import type { RunSpec } from './types.js'
+
+// The one place where an image's config and a job's request meet: docker's
+// rules for the command line, environment, user, working dir and hostname,
+// resolved into the runtime's plain ContainerSpec. Pure.
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+/** docker's Entrypoint/Cmd rules: a request's entrypoint replaces the image's
+ *  and then drops the image's Cmd; a request's cmd replaces the image's Cmd. */
+export function resolveArgs(image: Pick<ImageConfig, 'Entrypoint' | 'Cmd'>, req: { entrypoint?: string[]; cmd?: string[] }): string[] {
+  const entrypoint = req.entrypoint ?? image.Entrypoint ?? []
+  const cmd = req.cmd ?? (req.entrypoint !== undefined ? [] : (image.Cmd ?? []))
+  const args = [...entrypoint, ...cmd]
+  if (!args.length) throw noCommand()
+  return args
+}
+
+/** PATH and HOSTNAME defaulted like docker, then the image's Env, then the
+ *  request's on top. (HOME comes from the user's passwd entry in the runtime.) */
+export function mergeEnv(imageEnv: string[] | undefined, req: Record<string, string>, extra: { hostname?: string } = {}): string[] {
+  const m = new Map<string, string>()
+  m.set('PATH', DEFAULT_PATH)
+  if (extra.hostname) m.set('HOSTNAME', extra.hostname)
+  for (const kv of imageEnv ?? []) {
+    const i = kv.indexOf('=')
+    if (i > 0) m.set(kv.slice(0, i), kv.slice(i + 1))
+  }
+  for (const [k, v] of Object.entries(req)) m.set(k, v)
+  return [...m].map(([k, v]) => `${k}=${v}`)
+}
+
+/** docker names a container's host after its id; a job's attempts share the job's. */
+export const defaultHostname = (jobId: string) => jobId.slice(-12).toLowerCase()
+
+export interface ContainerSpecInput {
+  /** the container's id (one per attempt), e.g. `<job>.<n>` */
+  containerId: string
+  job: { id: string; spec: RunSpec }
+  image: { config: ImageConfig }
+  /** the image's snapshot dirs, top layer first */
+  lowerDirs: string[]
+  logPath: string
+  /** a writable layer that outlives the container (kept per job); absent: a fresh one */
+  layerDir?: string
+}
+
+/** Pure: job request + image config → the runtime's ContainerSpec. */
+export function containerSpec(i: ContainerSpecInput): ContainerSpec {
+  const s = i.job.spec
+  const img = i.image.config
+  const hostname = s.hostname ?? defaultHostname(i.job.id)
+  const user = s.user ?? (img.User || undefined)
+  return {
+    id: i.containerId,
+    rootfs: { lowerDirs: i.lowerDirs, ...(i.layerDir ? { layerDir: i.layerDir } : {}), ...(s.readonlyRootfs ? { readonly: true } : {}) },
+    process: {
+      args: resolveArgs(img, s),
+      env: mergeEnv(img.Env, s.env, { hostname }),
+      cwd: s.workdir ?? (img.WorkingDir || '/'),
+      ...(user ? { user } : {}),
+      // interactive: stdin stays open (the request's stdin data is written to it first, by the caller)
+      ...(s.interactive ? { openStdin: true } : s.stdin !== undefined ? { stdin: Buffer.from(s.stdin) } : {}),
+    },
+    hostname,
+    limits: s.limits,
+    network: { mode: s.network.mode },
+    mounts: [],
+    logPath: i.logPath,
+  }
+}
