@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -568,6 +569,25 @@ static napi_value AttachShutdown(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// flockExclusive(fd): flock(fd, LOCK_EX | LOCK_NB). The lock belongs to the open
+// file description, so the kernel drops it when the process dies (kill -9
+// included) and no pid file can go stale. Throws EAGAIN (= EWOULDBLOCK) when held elsewhere.
+static napi_value FlockExclusive(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "flockExclusive(fd)");
+    return NULL;
+  }
+  int rc;
+  do rc = flock(fd, LOCK_EX | LOCK_NB);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return throw_errno(env, "flock", errno);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, Mount, NULL, NULL, NULL, napi_default, NULL},
@@ -578,6 +598,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"attachOpen", NULL, AttachOpen, NULL, NULL, NULL, napi_default, NULL},
       {"attachSend", NULL, AttachSend, NULL, NULL, NULL, napi_default, NULL},
       {"attachShutdown", NULL, AttachShutdown, NULL, NULL, NULL, napi_default, NULL},
+      {"flockExclusive", NULL, FlockExclusive, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

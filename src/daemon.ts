@@ -1,11 +1,10 @@
-import { mkdirSync, openSync, closeSync, writeFileSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from './config.js'
+import { lockDataDir, secureDataDir, secureDbFiles, secureOwnLogFiles } from './data-dir.js'
 import { openDb } from './db/open.js'
 import { EventBus } from './events.js'
 import { createImageService } from './images/index.js'
 import { realClock } from './lib/clock.js'
-import { SkiffError } from './lib/errors.js'
 import { createLogger, type Logger } from './lib/log.js'
 import { TokenFile } from './lib/token.js'
 import { createLogStore } from './logs/index.js'
@@ -31,12 +30,17 @@ export interface Daemon {
 export async function startDaemon(config: Config, opts: { log?: Logger } = {}): Promise<Daemon> {
   const log = opts.log ?? createLogger({ level: config.logLevel })
   const dir = config.dataDir
-  mkdirSync(dir, { recursive: true, mode: 0o711 })
+  // a daemon log file (scripts/setup redirects our stdout/stderr into one) must not be readable by others
+  for (const f of secureOwnLogFiles()) log.warn({ fd: f.fd, was: '0' + f.was.toString(8), now: '0600' }, 'daemon log file was readable by others: repaired')
+  secureDataDir(dir, (msg, detail) => log.warn(detail, msg))
   const releaseLock = lockDataDir(dir)
   const token = new TokenFile(join(dir, 'token'), config.token)
-  if (token.ensure()) log.info({ file: token.path }, `API token generated (TCP clients send "Authorization: Bearer <token>"): ${token.current()}`)
+  // never the token itself: logs are read by more people than the token should be
+  if (token.ensure()) log.info({ file: token.path }, 'API token generated; TCP clients send "Authorization: Bearer <token>" (`skiff token` prints it)')
 
-  const { db, close: closeDb } = openDb(join(dir, 'state.db'))
+  const dbFile = join(dir, 'state.db')
+  secureDbFiles(dbFile)
+  const { db, close: closeDb } = openDb(dbFile)
   const events = new EventBus()
   const images = createImageService({ db, root: join(dir, 'images'), platform: config.platform, insecureRegistries: config.insecureRegistries, log })
   const runtime = createRuntime({ root: join(dir, 'runtime'), runtime: config.runtime, log })
@@ -97,25 +101,4 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
       releaseLock()
     },
   }
-}
-
-/** One daemon per data dir: a pid file we refuse to share with a live process. */
-function lockDataDir(dir: string): () => void {
-  const file = join(dir, 'skiff.pid')
-  try {
-    const pid = Number(readFileSync(file, 'utf8'))
-    if (pid && pid !== process.pid) {
-      try {
-        process.kill(pid, 0)
-        throw new SkiffError('conflict', 'DATA_DIR_LOCKED', `data dir ${dir} is in use by skiff pid ${pid}`)
-      } catch (e) {
-        if ((e as SkiffError).code === 'DATA_DIR_LOCKED') throw e
-      }
-    }
-  } catch (e) {
-    if ((e as SkiffError).code === 'DATA_DIR_LOCKED') throw e
-  }
-  closeSync(openSync(file, 'w', 0o644))
-  writeFileSync(file, String(process.pid))
-  return () => rmSync(file, { force: true })
 }

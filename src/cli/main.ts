@@ -32,7 +32,7 @@ Images:
 
 Daemon:
   daemon [--data-dir D] [--socket S] [--listen H:P] [--runtime crun|runc|runsc]
-  doctor                       check this host and print fixes
+  doctor [--data-dir D]        check this host and the data dir's file modes; print fixes
   token [--rotate]             print (or rotate) the API token
 
 Environment: SKIFF_SOCKET (default /run/skiff/skiff.sock), SKIFF_HOST + SKIFF_TOKEN for TCP.`

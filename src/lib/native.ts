@@ -24,6 +24,9 @@ export interface NativeSys {
   attachSend(h: AttachHandle, data: Uint8Array): number
   /** SHUT_WR (EOF for the job's stdin), or drop the connection (both). */
   attachShutdown(h: AttachHandle, both: boolean): void
+  /** flock(fd, LOCK_EX | LOCK_NB); throws EAGAIN when another open file holds it.
+   *  Optional: an addon built before it lacks it (the caller has an O_EXCL fallback). */
+  flockExclusive?(fd: number): void
 }
 
 declare const attachHandle: unique symbol

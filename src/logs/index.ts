@@ -93,7 +93,7 @@ export function createLogStore(o: LogStoreOptions): LogStore {
   const store: LogStore = {
     pathFor(id) {
       const dir = dirOf(id)
-      mkdirSync(dir, { recursive: true, mode: 0o750 })
+      mkdirSync(dir, { recursive: true, mode: 0o700 })
       return join(dir, LOG_FILE)
     },
 

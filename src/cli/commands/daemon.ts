@@ -51,9 +51,11 @@ export async function daemon(argv: string[]): Promise<number> {
 }
 
 export async function doctor(argv: string[]): Promise<number> {
-  const { flags: f } = parseArgv(argv, { json: { type: 'boolean' } })
+  const { flags: f } = parseArgv(argv, { json: { type: 'boolean' }, 'data-dir': { type: 'string' } })
   const { runDoctor } = await import('../../runtime/index.js')
-  const findings = await runDoctor()
+  const { dataDirFindings } = await import('../../data-dir.js')
+  const dir = (f['data-dir'] as string | undefined) ?? process.env.SKIFF_DATA_DIR ?? '/var/lib/skiff'
+  const findings = [...(await runDoctor()), ...dataDirFindings(dir)]
   if (f.json) {
     console.log(JSON.stringify(findings, null, 2))
   } else {
