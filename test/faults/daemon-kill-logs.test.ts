@@ -12,12 +12,10 @@ const numbers = (text: string) => text.split('\n').filter(Boolean).map(Number)
 
 describe('kill -9 of the daemon while a job prints', () => {
   it('keeps every line, and a follower attached after the restart gets the rest live', async () => {
-    // a counter every 10 ms for ~3 s (busybox usleep)
-    const job = (await d.api('POST', '/run', { image: 'busybox', cmd: 'i=0; while [ $i -lt 300 ]; do echo $i; i=$((i+1)); usleep 10000; done' })).json
-    for (let i = 0; i < 200 && (await d.api('GET', `/jobs/${job.id}`)).json.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 10))
-    await new Promise((r) => setTimeout(r, 700))
+    // 0..149, then held until /tmp/go exists (so the second half is live after the attach, however slow the restart), then 150..299
+    const job = (await d.api('POST', '/run', { image: 'busybox', cmd: 'i=0; while [ $i -lt 300 ]; do if [ $i -eq 150 ]; then while [ ! -f /tmp/go ]; do usleep 10000; done; fi; echo $i; i=$((i+1)); usleep 5000; done' })).json
+    for (let i = 0; i < 1000 && !(await d.api('GET', `/jobs/${job.id}/logs`)).text.includes('\n20\n'); i++) await new Promise((r) => setTimeout(r, 10))
     await d.kill9()
-    await new Promise((r) => setTimeout(r, 300))
     await d.restart()
     // follow over WebSocket from offset 0 after the restart: everything, then the exit
     const url = `ws://127.0.0.1:${d.port}/jobs/${job.id}/logs/ws?from=0`
@@ -25,6 +23,7 @@ describe('kill -9 of the daemon while a job prints', () => {
     const chunks: string[] = []
     let exit: unknown
     let liveAfterAttach = 0
+    let released = false
     const attachedAt = Date.now()
     await new Promise<void>((resolve, reject) => {
       ws.on('message', (m) => {
@@ -37,6 +36,10 @@ describe('kill -9 of the daemon while a job prints', () => {
         const text = msg.data ?? Buffer.from(msg.data64 ?? '', 'base64').toString()
         if (msg.time && Date.parse(msg.time) > attachedAt) liveAfterAttach += text.split('\n').filter(Boolean).length
         chunks.push(text)
+        if (!released && chunks.join('').includes('\n149\n')) {
+          released = true
+          void d.api('POST', `/jobs/${job.id}/exec`, { cmd: ['touch', '/tmp/go'] })
+        }
       })
       ws.on('close', () => resolve())
       ws.on('error', reject)
