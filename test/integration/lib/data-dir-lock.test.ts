@@ -22,22 +22,31 @@ afterAll(() => {
 
 /** A process that waits for `go` to appear, then tries the lock once, says
  *  won/lost on stdout, and (if it won) holds the lock until killed. */
-function contender(dir: string, go: string, native: boolean): { child: ChildProcess; result: Promise<string> } {
+function contender(dir: string, go: string, native: boolean): { child: ChildProcess; ready: Promise<void>; result: Promise<string> } {
   const code = `
     const { existsSync } = await import('node:fs')
     const { lockDataDir } = await import(${JSON.stringify(join(PACKAGE_ROOT, 'src/data-dir.ts'))})
     process.stdout.write('ready\\n')
-    while (!existsSync(${JSON.stringify(go)})) {}
+    // poll every 1 ms (not a busy loop: 5 spinning processes would starve a 2-core machine)
+    const nap = new Int32Array(new SharedArrayBuffer(4))
+    while (!existsSync(${JSON.stringify(go)})) Atomics.wait(nap, 0, 0, 1)
     try { lockDataDir(${JSON.stringify(dir)}, { native: ${native} }); process.stdout.write('won\\n'); setInterval(() => {}, 1000) }
     catch (e) { process.stdout.write((e.code === 'DATA_DIR_LOCKED' ? 'lost' : 'error ' + e.message) + '\\n'); process.exit(0) }`
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   let out = ''
-  const ready = new Promise<void>((resolve) => child.stdout!.on('data', (b: Buffer) => ((out += b), out.includes('ready') && resolve())))
-  const result = ready.then(
-    () => new Promise<string>((resolve) => child.stdout!.on('data', () => /(won|lost|error.*)\n/.test(out) && resolve(/(won|lost|error.*)\n/.exec(out)![1]!))),
-  )
-  return { child, result: Object.assign(result, { ready }) as Promise<string> & { ready: Promise<void> } }
+  let onReady!: () => void
+  let onResult!: (r: string) => void
+  const ready = new Promise<void>((r) => (onReady = r))
+  const result = new Promise<string>((r) => (onResult = r))
+  // one listener for both: "ready" and the verdict may arrive in one chunk
+  child.stdout!.on('data', (b: Buffer) => {
+    out += b
+    if (out.includes('ready\n')) onReady()
+    const m = /(won|lost|error.*)\n/.exec(out)
+    if (m) onResult(m[1]!)
+  })
+  return { child, ready, result }
 }
 
 describe.each([
@@ -57,7 +66,7 @@ describe.each([
     const dir = tmp()
     const go = join(dir, 'go')
     const cs = Array.from({ length: 4 }, () => contender(dir, go, native))
-    await Promise.all(cs.map((c) => (c.result as unknown as { ready: Promise<void> }).ready))
+    await Promise.all(cs.map((c) => c.ready))
     writeFileSync(go, '')
     const results = await Promise.all(cs.map((c) => c.result))
     expect([...results].sort()).toEqual(['lost', 'lost', 'lost', 'won'])
