@@ -10,14 +10,14 @@ import { cgroupDirs, detectCgroupMode } from './cgroups/detect.js'
 import { OciContainer, readMeta, type ContainerMeta } from './container.js'
 import { OciCli, type RuntimeName } from './driver.js'
 import { invalidContainerId } from './errors.js'
-import { makeBundleDir, writeBundle, writeLargeBundleFile } from './bundle.js'
-import { attachNetwork } from './network/attach.js'
+import { makeBundleDir, writeBundle, writeBundleFile, writeLargeBundleFile } from './bundle.js'
+import { attachNetwork, etcFiles, readHostFile } from './network/attach.js'
 import { ExitWatcher } from './exit-watcher.js'
 import { launchMonitor } from './monitor.js'
 import { mountRootfs, removeDir, unmountRootfs, UserFiles } from './rootfs.js'
 import { buildSpec } from './spec.js'
 import { parseHostLimits } from './spec-defaults.js'
-import type { Container, ContainerSpec, Runtime } from './types.js'
+import type { Container, ContainerSpec, MountRequest, Runtime } from './types.js'
 import { BPF_ANNOTATION, SeccompCache } from './seccomp-cache.js'
 import { privateRuntimeCopy, type RuntimeBinary } from './runtime-binary.js'
 import { resolveUser } from './user.js'
@@ -33,6 +33,8 @@ export interface RuntimeOptions {
   /** Create each crun container from a private unlinked copy of crun so it skips
    *  its per-call memfd re-exec (runtime-binary.ts). Default true. */
   privateRuntimeCopy?: boolean
+  /** the host's resolver config, copied into each container (default /etc/resolv.conf) */
+  hostResolvConf?: string
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
@@ -53,6 +55,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   const log = o.log ?? silentLogger
   const seccomp = cli.name === 'crun' ? new SeccompCache(cli.path) : undefined
   const userFiles = new UserFiles()
+  const hostResolvConf = o.hostResolvConf ?? '/etc/resolv.conf'
   const deps = (id: string) => ({ dir: join(dirs.containers, id), socketLink: join(dirs.sockets, id), cli, exits, clock, log })
 
   return {
@@ -76,10 +79,11 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       const [passwd, group] = await userFiles.get(spec.rootfs.lowerDirs, rootfs.merged)
       const user = resolveUser(p.user, passwd, group)
 
-      // network step
+      // network step: the netns, then the container's own /etc/hostname, /etc/hosts
+      // and /etc/resolv.conf (before the request's mounts, so a mount of its own wins)
       const net = await attachNetwork(spec.network)
-
-      const mounts = [...spec.mounts]
+      const etc = etcFiles({ hostname: spec.hostname, aliases: spec.aliases ?? [], ips: [], mode: net.mode, hostResolvConf: readHostFile(hostResolvConf) })
+      const mounts: MountRequest[] = [...Object.entries(etc).map(([name, text]) => ({ source: writeBundleFile(dir, name, text), destination: `/etc/${name}` })), ...spec.mounts]
       let args = p.args
       if (p.stdin !== undefined) {
         // Feed stdin from a file bound into the container: the job gets its data

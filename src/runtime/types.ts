@@ -43,6 +43,8 @@ export interface ContainerSpec {
     openStdin?: boolean
   }
   hostname: string
+  /** more names of the container in its own /etc/hosts (e.g. the job's name) */
+  aliases?: string[]
   limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
   network: NetworkSpec
   mounts: MountRequest[]

@@ -65,6 +65,7 @@ export function containerSpec(i: ContainerSpecInput): ContainerSpec {
       ...(s.interactive ? { openStdin: true } : s.stdin !== undefined ? { stdin: Buffer.from(s.stdin) } : {}),
     },
     hostname,
+    ...(s.name && s.name.toLowerCase() !== hostname ? { aliases: [s.name] } : {}),
     limits: s.limits,
     network: { mode: s.network.mode },
     mounts: [],

@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -147,6 +149,32 @@ export function runtimeContract(name: 'crun' | 'runc') {
       // a fresh layer (the default) does not see it, and the image layer never got it
       expect((await sh('cat /state')).exitCode).not.toBe(0)
       expect(existsSync(join(rootfs, 'state'))).toBe(false)
+    })
+
+    it('every container gets /etc/hostname and an /etc/hosts with localhost and its own names; localhost reaches a server inside', async () => {
+      // read-only rootfs: the files are bound in all the same (the server's docroot is on /dev/shm)
+      const script = 'mkdir /dev/shm/www; echo hi > /dev/shm/www/index.html; httpd -p 8080 -h /dev/shm/www; wget -q -O- http://localhost:8080/; wget -q -O- http://my-job:8080/; cat /etc/hostname; cat /etc/hosts'
+      const r = await sh(script, { hostname: 'web', aliases: ['my-job'], rootfs: { lowerDirs: [rootfs], readonly: true } })
+      expect(r.stderr).toBe('')
+      const lines = r.stdout.split('\n')
+      expect(lines.slice(0, 3)).toEqual(['hi', 'hi', 'web'])
+      expect(r.stdout).toMatch(/^127\.0\.0\.1\tlocalhost$/m)
+      expect(r.stdout).toMatch(/^127\.0\.1\.1\tweb my-job$/m)
+      // the image's files are untouched
+      expect(readdirSync(join(rootfs, 'etc')).sort()).toEqual(['group', 'passwd'])
+    })
+
+    it('a host-network container gets the host\'s resolv.conf and reaches a host server on localhost', async () => {
+      const srv = createServer((_q, res) => res.end('from host\n'))
+      await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok))
+      const port = (srv.address() as AddressInfo).port
+      try {
+        const r = await sh(`wget -q -O- http://localhost:${port}/; cat /etc/resolv.conf; cat /etc/hostname`, { hostname: 'hostjob', network: { mode: 'host' } })
+        expect(r).toMatchObject({ exitCode: 0, stderr: '' })
+        expect(r.stdout).toBe(`from host\n${readFileSync('/etc/resolv.conf', 'utf8').split('\n').filter((l) => l.trim()).join('\n')}\nhostjob\n`)
+      } finally {
+        srv.close()
+      }
     })
 
     it('runs as another user, with env and cwd', async () => {
