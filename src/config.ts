@@ -58,7 +58,20 @@ export function parseConfig(file: unknown, env: NodeJS.ProcessEnv, flags: Partia
     const field = issue.path.join('.') || 'config'
     throw new SkiffError('invalid_argument', 'INVALID_CONFIG', `config ${field}: ${issue.message}`, { field })
   }
+  // refused here, before the daemon opens anything: a refusal must end the process
+  if (r.data.listen) {
+    const { host } = parseListen(r.data.listen)
+    if (!isLoopbackHost(host) && !r.data.allowPublicListen)
+      throw new SkiffError('invalid_argument', 'PUBLIC_LISTEN_REFUSED', `listen: ${host} is not a loopback address; pass --allow-public-listen to expose the API`, { field: 'listen' })
+  }
   return r.data
+}
+
+/** "host:port", "[::1]:port" or ":port" (127.0.0.1). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(listen)
+  if (!m || Number(m[2]) > 65535) throw new SkiffError('invalid_argument', 'INVALID_CONFIG', `listen: expected host:port, got ${JSON.stringify(listen)}`, { field: 'listen' })
+  return { host: m[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(m[2]) }
 }
 
 export function loadConfig(flags: Partial<ConfigInput> & { configFile?: string } = {}, env = process.env): Config {

@@ -1,18 +1,20 @@
 import type { Client } from './client.js'
+import { apiError } from './client.js'
 import { SkiffError } from '../lib/errors.js'
 
 export interface JobExit {
   exitCode: number | null
   signal: string | null
   state: string
+  reason?: string | null
 }
 
 /** Attach our stdin/stdout/stderr to an interactive job through the WebSocket
  *  /jobs/:id/attach: output as it is written (from the start with `logs`), our
  *  stdin into the job's until it ends (then EOF for the job). Resolves with the
  *  job's exit, or undefined if we detached first. */
-export function attachJob(c: Client, id: string, o: { logs?: boolean; stdin?: boolean; signal?: AbortSignal } = {}): Promise<JobExit | undefined> {
-  const ws = c.websocket(`/jobs/${encodeURIComponent(id)}/attach${o.logs ? '?logs=true' : ''}`)
+export async function attachJob(c: Client, id: string, o: { logs?: boolean; stdin?: boolean; signal?: AbortSignal } = {}): Promise<JobExit | undefined> {
+  const ws = await c.websocket(`/jobs/${encodeURIComponent(id)}/attach${o.logs ? '?logs=true' : ''}`)
   return new Promise((resolve, reject) => {
     let exit: JobExit | undefined
     let opened = false
@@ -51,15 +53,7 @@ export function attachJob(c: Client, id: string, o: { logs?: boolean; stdin?: bo
     ws.on('unexpected-response', (_req, res) => {
       let body = ''
       res.on('data', (b: Buffer) => (body += b))
-      res.on('end', () => {
-        let err: { code?: string; message?: string } = {}
-        try {
-          err = (JSON.parse(body) as { error: typeof err }).error
-        } catch {
-          /* not JSON */
-        }
-        reject(new SkiffError(res.statusCode === 409 ? 'conflict' : res.statusCode === 404 ? 'not_found' : 'internal', err.code ?? `HTTP_${res.statusCode}`, err.message ?? `attach: HTTP ${res.statusCode}`))
-      })
+      res.on('end', () => reject(apiError(res.statusCode ?? 500, body)))
     })
     ws.on('error', (e) => {
       if (!opened) reject(new SkiffError('unavailable', 'DAEMON_UNREACHABLE', `cannot attach: ${e.message} (is \`skiff daemon\` running?)`, { cause: e }))

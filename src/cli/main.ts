@@ -1,89 +1,121 @@
-import { isSkiffError } from '../lib/errors.js'
-import { Client } from './client.js'
-import * as jobs from './commands/jobs.js'
-import * as img from './commands/images.js'
+import { isSkiffError, SkiffError } from '../lib/errors.js'
+import { parseArgv, usageError } from './argv.js'
+import type { Command } from './command.js'
+import { COMMANDS, findCommand, type CommandEntry } from './commands/index.js'
+import { EXIT, exitCodeOfError } from './exit.js'
+import type { Client } from './client.js'
+import { version } from './version.js'
 
-const USAGE = `skiff — run jobs in containers
+/** A usage error carries the command whose --help answers it. */
+class UsageError extends SkiffError {
+  constructor(readonly path: string, e: SkiffError) {
+    super(e.kind, e.code, e.message, e.extra)
+  }
+}
 
-Usage: skiff COMMAND [flags]
-
-Jobs:
-  run [-d] [--rm] [--name N] [-e K=V] [-m 256m] [--cpus 0.5] [--pids 128] [--timeout 30s]
-      [--network none|host] [-u USER] [-w DIR] [--entrypoint E] [-i] IMAGE [CMD…]
-                               -i: keep stdin open and stream ours into it
-  attach [--no-stdin] [--logs] JOB   stdin/output of a running job (Ctrl-C detaches)
-  ps [-a] [-q] [--json]        list jobs
-  inspect JOB…                 show a job as JSON
-  logs [-f] [--tail N] [--since 5m] [-t] JOB
-  kill [-s SIGNAL] JOB…        signal a running job (default SIGKILL)
-  wait JOB…                    wait for jobs to end, print exit codes
-  rm [-f] JOB…                 remove finished jobs (and their logs)
-  exec [-e K=V] [-u USER] JOB CMD…
-  prune                        remove all finished jobs
-
-Images:
-  pull IMAGE                   pull with per-layer progress
-  images [-q] [--json]         list images
-  rmi [-f] IMAGE…              remove image references
-  image prune                  remove unused images and layers
-  load [-i FILE]               load a docker-save / OCI layout tar (stdin by default)
-  save [-o FILE] IMAGE…        export images as a docker-save tar
-  import FILE|- REF            import a rootfs tarball as a one-layer image
-
-Daemon:
-  daemon [--data-dir D] [--socket S] [--listen H:P] [--runtime crun|runc|runsc]
-  doctor [--data-dir D]        check this host and the data dir's file modes; print fixes
-  token [--rotate]             print (or rotate) the API token
-
-Environment: SKIFF_SOCKET (default /run/skiff/skiff.sock), SKIFF_HOST + SKIFF_TOKEN for TCP.`
-
+/** argv → command → exit code. Never throws: every failure is one line on
+ *  stderr (SKIFF_DEBUG=1 adds the stack) and docker's exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv
-  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-    console.log(USAGE)
-    return cmd ? 0 : 2
+  process.stdout.on('error', onStdoutError)
+  try {
+    return await dispatch(argv)
+  } catch (e) {
+    process.stderr.write(`skiff: ${describe(e)}\n`)
+    if (e instanceof UsageError) process.stderr.write(`See 'skiff ${e.path} --help'.\n`)
+    if (process.env.SKIFF_DEBUG === '1' && e instanceof Error) process.stderr.write(`${e.stack}\n`)
+    return exitCodeOfError(e)
   }
-  if (cmd === 'daemon') return (await import('./commands/daemon.js')).daemon(rest)
-  if (cmd === 'doctor') return (await import('./commands/daemon.js')).doctor(rest)
-  if (cmd === 'token') return (await import('./commands/daemon.js')).token(rest)
-  const c = new Client()
-  switch (cmd) {
-    case 'run': return jobs.run(c, rest)
-    case 'attach': return jobs.attach(c, rest)
-    case 'ps': return jobs.ps(c, rest)
-    case 'inspect': return jobs.inspect(c, rest)
-    case 'logs': return jobs.logs(c, rest)
-    case 'kill': return jobs.kill(c, rest)
-    case 'wait': return jobs.wait(c, rest)
-    case 'rm': return jobs.rm(c, rest)
-    case 'exec': return jobs.exec(c, rest)
-    case 'prune': return jobs.prune(c)
-    case 'pull': return img.pull(c, rest)
-    case 'images': return img.images(c, rest)
-    case 'rmi': return img.rmi(c, rest)
-    case 'image':
-      if (rest[0] === 'prune') return img.imagePrune(c)
-      if (rest[0] === 'ls') return img.images(c, rest.slice(1))
-      if (rest[0] === 'rm') return img.rmi(c, rest.slice(1))
-      break
-    case 'load': return img.load(c, rest)
-    case 'save': return img.save(c, rest)
-    case 'import': return img.importRootfs(c, rest)
+}
+
+function describe(e: unknown): string {
+  if (isSkiffError(e)) return e.message
+  const err = e as NodeJS.ErrnoException
+  // a bug of ours, still one line: the stack is behind SKIFF_DEBUG=1
+  return `internal error: ${err?.message ?? String(e)}${err?.code ? ` (${err.code})` : ''}`
+}
+
+// `skiff logs big | head -1`: the reader left; end quietly as a SIGPIPE'd program would.
+function onStdoutError(e: NodeJS.ErrnoException): void {
+  if (e.code === 'EPIPE') process.exit(EXIT.sigpipe)
+  process.stderr.write(`skiff: writing output: ${e.message}\n`)
+  process.exit(EXIT.skiff)
+}
+
+async function dispatch(argv: string[]): Promise<number> {
+  let i = 0
+  // global flags, before the command (docker's -H, -v, -h)
+  for (; i < argv.length && argv[i]!.startsWith('-'); i++) {
+    const a = argv[i]!
+    if (a === '-v' || a === '--version') {
+      process.stdout.write(`skiff version ${version()}\n`)
+      return 0
+    }
+    if (a === '-h' || a === '--help') {
+      process.stdout.write((await import('./help.js')).mainHelp(COMMANDS) + '\n')
+      return 0
+    }
+    if (a === '-H' || a === '--host') process.env.SKIFF_HOST = argv[++i] ?? ''
+    else if (a.startsWith('--host=')) process.env.SKIFF_HOST = a.slice(7)
+    else throw new UsageError('', usageError(`unknown flag: ${a}`, a))
   }
-  process.stderr.write(`skiff: unknown command ${JSON.stringify([cmd, ...rest].slice(0, 2).join(' '))}\n\n${USAGE}\n`)
-  return 2
+  const name = argv[i]
+  if (name === undefined) {
+    process.stderr.write((await import('./help.js')).mainHelp(COMMANDS) + '\n')
+    return EXIT.skiff
+  }
+  if (name === 'help') return dispatch([...argv.slice(i + 1), '--help'])
+  let entry = findCommand(COMMANDS, name)
+  let path = name
+  let rest = argv.slice(i + 1)
+  if (entry?.sub) {
+    const sub = rest[0] === undefined || rest[0].startsWith('-') ? undefined : findCommand(entry.sub, rest[0])
+    if (!sub) {
+      if (rest[0] === undefined || rest[0] === '--help' || rest[0] === '-h') {
+        process.stdout.write((await import('./help.js')).groupHelp(entry) + '\n')
+        return rest[0] === undefined ? EXIT.skiff : 0
+      }
+      throw new UsageError(name, usageError(`unknown command: skiff ${name} ${rest[0]}`))
+    }
+    path = `${name} ${sub.name}`
+    entry = sub
+    rest = rest.slice(1)
+  }
+  if (!entry?.load) {
+    process.stderr.write(`skiff: unknown command: ${JSON.stringify(name)}\nRun 'skiff --help' for the list of commands.\n`)
+    return EXIT.skiff
+  }
+  return runCommand(path, entry, (await entry.load()).default, rest)
+}
+
+async function runCommand(path: string, entry: CommandEntry, cmd: Command, argv: string[]): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgv(argv, { ...cmd.flags, help: { type: 'boolean' } }, { stopAtPositional: cmd.stopAtPositional })
+    if (parsed.flags.help) {
+      process.stdout.write((await import('./help.js')).commandHelp(path, entry.summary, cmd) + '\n')
+      return 0
+    }
+    const n = parsed.positionals.length
+    const { min, max } = cmd.args ?? {}
+    if ((min !== undefined && n < min) || (max !== undefined && n > max)) {
+      const want = min === max ? `exactly ${min}` : min !== undefined && n < min ? `at least ${min}` : `at most ${max}`
+      throw usageError(`'skiff ${path}' requires ${want} argument${(min === max ? min : n < (min ?? 0) ? min : max) === 1 ? '' : 's'} (usage: skiff ${path} ${cmd.usage})`)
+    }
+  } catch (e) {
+    throw isSkiffError(e) ? new UsageError(path, e) : e
+  }
+  let client: Client | undefined
+  const { Client: ClientClass } = cmd.local ? { Client: undefined } : await import('./client.js')
+  try {
+    return await cmd.run({
+      flags: parsed.flags,
+      args: parsed.positionals,
+      client: () => (client ??= new ClientClass!()),
+    })
+  } finally {
+    client?.close()
+  }
 }
 
 const invoked = process.argv[1] && /cli\/main\.[jt]s$/.test(process.argv[1])
-if (invoked) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code
-    },
-    (e: unknown) => {
-      if (isSkiffError(e)) process.stderr.write(`skiff: ${e.message}\n`)
-      else process.stderr.write(`skiff: ${(e as Error)?.stack ?? String(e)}\n`)
-      process.exitCode = isSkiffError(e) && e.kind === 'invalid_argument' ? 2 : 1
-    },
-  )
-}
+if (invoked) main(process.argv.slice(2)).then((code) => (process.exitCode = code))

@@ -3,19 +3,13 @@ import type { Hono } from 'hono'
 import { chmod, mkdir, rm } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import { dirname } from 'node:path'
-import { isLoopbackHost } from '../config.js'
+import { isLoopbackHost, parseListen } from '../config.js'
 import { SkiffError } from '../lib/errors.js'
 
 export interface Listeners {
   servers: Server[]
   tcpAddress?: { host: string; port: number }
   close(): Promise<void>
-}
-
-export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(listen)
-  if (!m) throw new SkiffError('invalid_argument', 'INVALID_CONFIG', `listen: expected host:port, got ${JSON.stringify(listen)}`, { field: 'listen' })
-  return { host: m[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(m[2]) }
 }
 
 /** Serve the app on a unix socket (0660) and/or TCP. `onServer` wires WebSocket upgrades. */

@@ -1,78 +1,60 @@
-import { join } from 'node:path'
 import { loadConfig, type ConfigInput } from '../../config.js'
-import { TokenFile } from '../../lib/token.js'
-import { parseArgv } from '../argv.js'
+import { defineCommand } from '../command.js'
 
-const DAEMON_FLAGS = {
-  config: { short: 'c', type: 'string' },
-  'data-dir': { type: 'string' },
-  socket: { type: 'string' },
-  listen: { type: 'string' },
-  'allow-public-listen': { type: 'boolean' },
-  runtime: { type: 'string' },
-  'max-concurrent': { type: 'string' },
-  'max-memory': { type: 'string' },
-  'insecure-registry': { type: 'multi' },
-  platform: { type: 'string' },
-  'log-level': { type: 'string' },
-} as const
-
-export async function daemon(argv: string[]): Promise<number> {
-  const { flags: f } = parseArgv(argv, DAEMON_FLAGS)
-  const flags: Partial<ConfigInput> & { configFile?: string } = {
-    configFile: f.config as string | undefined,
-    dataDir: f['data-dir'] as string | undefined,
-    socket: f.socket as string | undefined,
-    listen: f.listen as string | undefined,
-    allowPublicListen: f['allow-public-listen'] as boolean | undefined,
-    runtime: f.runtime as ConfigInput['runtime'],
-    maxConcurrent: f['max-concurrent'] === undefined ? undefined : Number(f['max-concurrent']),
-    maxMemory: f['max-memory'] as string | undefined,
-    insecureRegistries: f['insecure-registry'] as string[] | undefined,
-    platform: f.platform as string | undefined,
-    logLevel: f['log-level'] as ConfigInput['logLevel'],
-  }
-  const config = loadConfig(flags)
-  const { startDaemon } = await import('../../daemon.js')
-  const d = await startDaemon(config)
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      d.log.info({ signal: sig }, 'stopping: containers keep running and are re-adopted at the next start')
-      // Pending exit waits and log follows must not keep a stopping daemon alive:
-      // the containers' monitors carry on without us.
-      const force = setTimeout(() => process.exit(0), 5000)
-      force.unref()
-      d.stop().then(resolve, resolve)
+export default defineCommand({
+  usage: '[flags]',
+  description: 'Configuration: defaults ← JSON file (--config / SKIFF_CONFIG) ← environment (SKIFF_*) ← these flags.',
+  local: true,
+  flags: {
+    config: { short: 'c', type: 'string', value: 'FILE', help: 'JSON config file (SKIFF_CONFIG)' },
+    'data-dir': { type: 'string', value: 'DIR', help: 'state, images and logs (SKIFF_DATA_DIR, default /var/lib/skiff)' },
+    socket: { type: 'string', value: 'PATH', help: 'unix socket of the API, "" for none (SKIFF_SOCKET, default /run/skiff/skiff.sock)' },
+    listen: { type: 'string', value: 'HOST:PORT', help: 'TCP address of the API (token required), "" for none (SKIFF_LISTEN, default 127.0.0.1:7777)' },
+    'allow-public-listen': { type: 'boolean', help: 'allow --listen on a non-loopback address' },
+    runtime: { type: 'string', value: 'NAME', help: 'OCI runtime: crun (default), runc or runsc (SKIFF_RUNTIME)' },
+    'max-concurrent': { type: 'string', value: 'N', help: 'jobs running at once, the rest queue (SKIFF_MAX_CONCURRENT, default 16)' },
+    'max-memory': { type: 'string', value: 'BYTES', help: 'sum of running jobs\' memory limits, 0 = no cap (SKIFF_MAX_MEMORY)' },
+    'insecure-registry': { type: 'multi', value: 'HOST[:PORT]', help: 'registry to reach over plain http (SKIFF_INSECURE_REGISTRIES, comma-separated)' },
+    platform: { type: 'string', value: 'OS/ARCH', help: 'platform of pulled images (SKIFF_PLATFORM, default linux/amd64)' },
+    'log-level': { type: 'string', value: 'LEVEL', help: 'trace, debug, info (default), warn, error, fatal, silent (SKIFF_LOG_LEVEL)' },
+  },
+  args: { max: 0 },
+  async run({ flags: f }) {
+    const flags: Partial<ConfigInput> & { configFile?: string } = {
+      configFile: f.config as string | undefined,
+      dataDir: f['data-dir'] as string | undefined,
+      socket: f.socket as string | undefined,
+      listen: f.listen as string | undefined,
+      allowPublicListen: f['allow-public-listen'] as boolean | undefined,
+      runtime: f.runtime as ConfigInput['runtime'],
+      maxConcurrent: f['max-concurrent'] === undefined ? undefined : Number(f['max-concurrent']),
+      maxMemory: f['max-memory'] as string | undefined,
+      insecureRegistries: f['insecure-registry'] as string[] | undefined,
+      platform: f.platform as string | undefined,
+      logLevel: f['log-level'] as ConfigInput['logLevel'],
     }
-    process.once('SIGTERM', stop)
-    process.once('SIGINT', stop)
-  })
-  process.exit(0)
-}
-
-export async function doctor(argv: string[]): Promise<number> {
-  const { flags: f } = parseArgv(argv, { json: { type: 'boolean' }, 'data-dir': { type: 'string' } })
-  const { runDoctor } = await import('../../runtime/index.js')
-  const { dataDirFindings } = await import('../../data-dir.js')
-  const dir = (f['data-dir'] as string | undefined) ?? process.env.SKIFF_DATA_DIR ?? '/var/lib/skiff'
-  const findings = [...(await runDoctor()), ...dataDirFindings(dir)]
-  if (f.json) {
-    console.log(JSON.stringify(findings, null, 2))
-  } else {
-    for (const x of findings) {
-      console.log(`${x.ok ? 'ok  ' : 'FAIL'}  ${x.check}: ${x.message}`)
-      if (!x.ok && x.fix) console.log(`      fix: ${x.fix}`)
+    const config = loadConfig(flags)
+    const { startDaemon } = await import('../../daemon.js')
+    let d: Awaited<ReturnType<typeof startDaemon>>
+    try {
+      d = await startDaemon(config)
+    } catch (e) {
+      // whatever it had opened (socket, timers, containers' watchers) must not keep us running
+      process.stderr.write(`skiff: daemon: ${(e as Error).message}\n`)
+      process.exit(1)
     }
-  }
-  return findings.every((x) => x.ok || x.severity === 'warn') ? 0 : 1
-}
-
-export async function token(argv: string[]): Promise<number> {
-  const { flags: f } = parseArgv(argv, { rotate: { type: 'boolean' }, 'data-dir': { type: 'string' } })
-  const dir = (f['data-dir'] as string | undefined) ?? process.env.SKIFF_DATA_DIR ?? '/var/lib/skiff'
-  const t = new TokenFile(join(dir, 'token'))
-  if (f.rotate) t.write(TokenFile.generate())
-  else t.ensure()
-  console.log(t.current())
-  return 0
-}
+    await new Promise<void>((resolve) => {
+      const stop = (sig: string) => {
+        d.log.info({ signal: sig }, 'stopping: containers keep running and are re-adopted at the next start')
+        // Pending exit waits and log follows must not keep a stopping daemon alive:
+        // the containers' monitors carry on without us.
+        const force = setTimeout(() => process.exit(0), 5000)
+        force.unref()
+        d.stop().then(resolve, resolve)
+      }
+      process.once('SIGTERM', stop)
+      process.once('SIGINT', stop)
+    })
+    process.exit(0)
+  },
+})

@@ -67,7 +67,7 @@ describe('skiff CLI', () => {
     expect(ex.stdout.trim()).toBe(id.slice(-12).toLowerCase())
     const insp = JSON.parse((await skiff(['inspect', 'cli-svc'])).stdout)
     expect(insp).toMatchObject({ id, name: 'cli-svc', state: 'running' })
-    expect((await skiff(['rm', 'cli-svc'])).code).toBe(1)
+    expect((await skiff(['rm', 'cli-svc'])).code).toBe(125) // refused: still running
     expect((await skiff(['kill', 'cli-svc'])).code).toBe(0)
     const w = await skiff(['wait', 'cli-svc'])
     expect(w.stdout.trim()).toBe('137')
@@ -75,13 +75,15 @@ describe('skiff CLI', () => {
     expect((await skiff(['ps', '-a', '-q'])).stdout).not.toContain(id)
   })
 
-  it('names a bad flag value and a missing daemon clearly', async () => {
+  it('names a bad flag value by its flag and a missing daemon clearly, exiting 125 like docker', async () => {
     const r = await skiff(['run', '-m', 'lots', 'busybox', 'true'])
-    expect(r.code).not.toBe(0)
-    expect(r.stderr).toMatch(/limits\.memory/)
+    expect(r.code).toBe(125)
+    expect(r.stderr).toMatch(/^skiff: -m\/--memory: /)
+    expect(r.stderr).not.toMatch(/limits\.memory/)
     const gone = await skiff(['ps'], { env: { SKIFF_SOCKET: join(d.dataDir, 'nope.sock') } })
-    expect(gone.code).toBe(1)
-    expect(gone.stderr).toMatch(/cannot reach the skiff daemon/)
+    expect(gone.code).toBe(125)
+    expect(gone.stderr).toMatch(/^skiff: cannot reach the skiff daemon at unix:\/\/.*nope\.sock: ENOENT/)
+    expect(gone.stderr.trim().split('\n')).toHaveLength(1)
   })
 
   it('save, rmi, load and import round-trip an image', async () => {
@@ -103,5 +105,14 @@ describe('skiff CLI', () => {
     const findings = JSON.parse(r.stdout) as { check: string; ok: boolean }[]
     expect(findings.find((f) => f.check === 'crun')).toMatchObject({ ok: true })
     expect(findings.find((f) => f.check === 'overlayfs')).toMatchObject({ ok: true })
+  })
+})
+
+describe('skiff daemon', () => {
+  it('exits non-zero, at once, when told to listen on a public address without the opt-in', async () => {
+    const r = await skiff(['daemon', '--data-dir', join(d.dataDir, 'public'), '--socket', join(d.dataDir, 'public.sock'), '--listen', '0.0.0.0:1'])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/not a loopback address/)
+    expect(existsSync(join(d.dataDir, 'public.sock'))).toBe(false)
   })
 })

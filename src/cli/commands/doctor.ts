@@ -1,0 +1,25 @@
+import { defineCommand } from '../command.js'
+
+export default defineCommand({
+  usage: '[--json] [--data-dir DIR]',
+  local: true,
+  flags: {
+    json: { type: 'boolean', help: 'print the findings as JSON' },
+    'data-dir': { type: 'string', value: 'DIR', help: 'also check this data dir\'s file modes (SKIFF_DATA_DIR, default /var/lib/skiff)' },
+  },
+  args: { max: 0 },
+  async run({ flags: f }) {
+    const { runDoctor } = await import('../../runtime/index.js')
+    const { dataDirFindings } = await import('../../data-dir.js')
+    const dir = (f['data-dir'] as string | undefined) ?? process.env.SKIFF_DATA_DIR ?? '/var/lib/skiff'
+    const findings = [...(await runDoctor()), ...dataDirFindings(dir)]
+    if (f.json) process.stdout.write(JSON.stringify(findings, null, 2) + '\n')
+    else {
+      for (const x of findings) {
+        process.stdout.write(`${x.ok ? 'ok  ' : 'FAIL'}  ${x.check}: ${x.message}\n`)
+        if (!x.ok && x.fix) process.stdout.write(`      fix: ${x.fix}\n`)
+      }
+    }
+    return findings.every((x) => x.ok || x.severity === 'warn') ? 0 : 1
+  },
+})

@@ -1,0 +1,48 @@
+import { defineCommand } from '../command.js'
+import { usageError } from '../argv.js'
+import { attachJob } from '../attach.js'
+import { EXIT, exitCodeOf } from '../exit.js'
+import { jobPath, type JobView } from '../job-view.js'
+import { followLogs } from '../logs.js'
+import { printJson } from '../render.js'
+import { blameFlag, RUN_FLAGS, runBody } from '../run-flags.js'
+
+export default defineCommand({
+  usage: '[flags] IMAGE [CMD…]',
+  description: `In the foreground the job's stdout and stderr stream to ours and skiff exits with
+its code (128+N for signal N; 125 when skiff could not run it, 126 when the command
+is not executable, 127 when it is not in the image). Flags end at IMAGE: what
+follows is the job's command, flags and all.`,
+  flags: RUN_FLAGS,
+  stopAtPositional: true,
+  args: { min: 1 },
+  async run({ flags: f, args, client }) {
+    if (!args[0]) throw usageError('usage: skiff run [flags] IMAGE [CMD…]', 'image')
+    const c = client()
+    const job = await c.json<JobView>('POST', '/run', runBody(f, args)).catch((e: unknown) => {
+      throw blameFlag(e)
+    })
+    if (f.detach) {
+      if (f.json) printJson(job)
+      else process.stdout.write(job.id + '\n')
+      return 0
+    }
+    // Foreground, like `docker run`: stream output live, exit with the job's code.
+    const onSignal = () => void c.json('POST', jobPath(job.id, '/kill'), { signal: 'SIGTERM' }).catch(() => {})
+    process.once('SIGINT', onSignal)
+    try {
+      if (f.interactive) await attachJob(c, job.id, { logs: true })
+      else await followLogs(c, job.id, { follow: true })
+    } finally {
+      process.off('SIGINT', onSignal)
+    }
+    const done = await c.json<JobView>('POST', jobPath(job.id, '/wait'))
+    if (f.rm) await c.json('DELETE', jobPath(job.id)).catch(() => {})
+    if (f.json) printJson({ ...done, stdout: undefined, stderr: undefined })
+    const code = exitCodeOf(done)
+    if (done.state === 'failed') process.stderr.write(`skiff: job ${job.id} failed: ${done.message ?? done.reason}\n`)
+    if (done.state === 'oom') process.stderr.write(`skiff: job ${job.id} was killed: out of memory\n`)
+    if (done.state === 'timed_out') process.stderr.write(`skiff: job ${job.id} was killed: timeout\n`)
+    return done.state === 'failed' && code === 0 ? EXIT.skiff : code
+  },
+})

@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs'
+import { isSkiffError, SkiffError } from '../lib/errors.js'
+import { keyValues, parseEnvFile, usageError, type Flags } from './argv.js'
+import type { FlagDef } from './command.js'
+
+export type RunBody = Record<string, unknown> & { limits?: Record<string, unknown> }
+
+/** A `skiff run` flag: its parsing, its help, and what it puts into POST /run.
+ *  `field` is the API field it fills, so the daemon's "limits.memory: …" comes
+ *  back to the user as "-m/--memory: …". To add a run flag, add a row. */
+export interface RunFlag extends FlagDef {
+  field?: string
+  apply?(body: RunBody, value: string | boolean | string[], io: RunIO): void
+}
+
+/** What applying a flag may read besides its value (tests pass their own). */
+export interface RunIO {
+  env: NodeJS.ProcessEnv
+  readFile(path: string): string
+  warn(message: string): void
+}
+
+export const realRunIO: RunIO = {
+  env: process.env,
+  readFile: (p) => readFileSync(p, 'utf8'),
+  warn: (m) => process.stderr.write(`skiff: warning: ${m}\n`),
+}
+
+const limit = (key: string, value: unknown) => (b: RunBody) => ((b.limits ??= {})[key] = value)
+const number = (flag: string, v: string): number => {
+  const n = Number(v)
+  if (v.trim() === '' || !Number.isFinite(n)) throw usageError(`invalid argument ${JSON.stringify(v)} for ${flag}: not a number`, flag)
+  return n
+}
+
+export const RUN_FLAGS: Record<string, RunFlag> = {
+  detach: { short: 'd', type: 'boolean', help: 'run in the background and print the job id' },
+  interactive: { short: 'i', type: 'boolean', help: 'keep stdin open and stream ours into it (with -d: for skiff attach)', field: 'interactive', apply: (b) => (b.interactive = true) },
+  tty: { short: 't', type: 'boolean', help: 'allocate a pseudo-terminal (not supported yet: a warning, then the job runs without one)', apply: (_b, _v, io) => io.warn('-t: pseudo-terminals are not supported yet; running without one') },
+  rm: { type: 'boolean', help: 'remove the job (record and logs) when it ends' },
+  name: { type: 'string', value: 'NAME', help: 'a name to use instead of the id', field: 'name', apply: (b, v) => (b.name = v) },
+  env: { short: 'e', type: 'multi', value: 'K=V', help: 'set an environment variable (-e NAME passes ours through)', field: 'env', apply: (b, v, io) => (b.env = { ...(b.env as object), ...keyValues(v as string[], '-e/--env', io.env) }) },
+  'env-file': {
+    type: 'multi', value: 'FILE', help: 'read environment variables from a file (KEY=VALUE lines, # comments)', field: 'env',
+    apply(b, v, io) {
+      for (const file of v as string[]) {
+        let text: string
+        try {
+          text = io.readFile(file)
+        } catch (e) {
+          throw usageError(`--env-file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, '--env-file')
+        }
+        // -e wins over --env-file, as in docker: file values first, then the -e ones on top
+        b.env = { ...keyValues(parseEnvFile(text, file), `--env-file ${file}`, io.env), ...(b.env as object) }
+      }
+    },
+  },
+  label: { short: 'l', type: 'multi', value: 'K=V', help: 'set a label (ps -f label=K=V finds it)', field: 'labels', apply: (b, v, io) => (b.labels = keyValues(v as string[], '-l/--label', io.env)) },
+  memory: { short: 'm', type: 'string', value: 'BYTES', help: 'memory limit, e.g. 256m, 1g (no swap)', field: 'limits.memory', apply: (b, v) => limit('memory', v)(b) },
+  cpus: { type: 'string', value: 'N', help: 'CPU limit in cores, e.g. 0.5', field: 'limits.cpus', apply: (b, v) => limit('cpus', number('--cpus', v as string))(b) },
+  'pids-limit': { type: 'string', value: 'N', help: 'max number of processes', field: 'limits.pids', apply: (b, v) => limit('pids', number('--pids-limit', v as string))(b) },
+  pids: { type: 'string', value: 'N', hidden: true, help: 'same as --pids-limit', field: 'limits.pids', apply: (b, v) => limit('pids', number('--pids', v as string))(b) },
+  timeout: { type: 'string', value: 'DURATION', help: 'wall-clock limit, e.g. 30s, 5m: the job is killed and ends timed_out', field: 'limits.timeout', apply: (b, v) => limit('timeout', v)(b) },
+  network: { type: 'string', value: 'MODE', help: 'network: none (default) or host', field: 'network', apply: (b, v) => (b.network = { mode: v }) },
+  net: { type: 'string', value: 'MODE', hidden: true, help: 'same as --network', field: 'network', apply: (b, v) => (b.network = { mode: v }) },
+  user: { short: 'u', type: 'string', value: 'USER', help: 'user to run as: name, uid, uid:gid or name:group', field: 'user', apply: (b, v) => (b.user = v) },
+  workdir: { short: 'w', type: 'string', value: 'DIR', help: 'working directory inside the job (absolute)', field: 'workdir', apply: (b, v) => (b.workdir = v) },
+  hostname: { short: 'h', type: 'string', value: 'NAME', help: 'the job\'s hostname', field: 'hostname', apply: (b, v) => (b.hostname = v) },
+  entrypoint: { type: 'string', value: 'CMD', help: 'override the image\'s entrypoint ("" clears it)', field: 'entrypoint', apply: (b, v) => (b.entrypoint = v) },
+  'read-only': { type: 'boolean', help: 'mount the image\'s root filesystem read-only', field: 'readonlyRootfs', apply: (b) => (b.readonlyRootfs = true) },
+  pull: { type: 'string', value: 'POLICY', help: 'pull the image: missing (default), always, never', field: 'pull', apply: (b, v) => (b.pull = v) },
+  json: { type: 'boolean', help: 'print the job as JSON (with -d: at once; else when it ends)' },
+}
+
+/** Flags + IMAGE CMD… → the POST /run body. Pure but for `io`. */
+export function runBody(flags: Flags, positionals: readonly string[], io: RunIO = realRunIO): RunBody {
+  const [image, ...cmd] = positionals
+  const body: RunBody = { image }
+  if (cmd.length) body.cmd = cmd
+  // order-free: --env-file merges under what -e set, so -e wins either way (docker's rule)
+  for (const [name, def] of Object.entries(RUN_FLAGS)) {
+    const v = flags[name]
+    if (v === undefined || v === false || !def.apply) continue
+    def.apply(body, v, io)
+  }
+  return body
+}
+
+/** The flag to blame for an API field ("limits.memory" → "-m/--memory"). */
+export function flagForField(field: string, table: Record<string, RunFlag> = RUN_FLAGS): string | undefined {
+  const hit = Object.entries(table).find(([, f]) => !f.hidden && f.field !== undefined && (field === f.field || field.startsWith(f.field + '.')))
+  if (!hit) return undefined
+  const [name, f] = hit
+  return f.short ? `-${f.short}/--${name}` : `--${name}`
+}
+
+/** The daemon's INVALID_ARGUMENT about a field → the same error naming our flag. */
+export function blameFlag(e: unknown): unknown {
+  if (!isSkiffError(e) || e.kind !== 'invalid_argument' || !e.extra.field) return e
+  const flag = flagForField(e.extra.field)
+  if (!flag) return e
+  const msg = e.message.startsWith(e.extra.field + ':') ? e.message.slice(e.extra.field.length + 1).trim() : e.message
+  return new SkiffError(e.kind, e.code, `${flag}: ${msg}`, { ...e.extra, field: flag })
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest'
+import { parseArgv } from '../../../src/cli/argv.js'
+import { blameFlag, flagForField, RUN_FLAGS, runBody, type RunIO } from '../../../src/cli/run-flags.js'
+import { SkiffError } from '../../../src/lib/errors.js'
+
+const io = (files: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}): RunIO & { warnings: string[] } => {
+  const warnings: string[] = []
+  return {
+    env, warnings, warn: (m) => warnings.push(m),
+    readFile: (p) => {
+      if (!(p in files)) throw Object.assign(new Error('nope'), { code: 'ENOENT' })
+      return files[p]!
+    },
+  }
+}
+const body = (argv: string[], o = io()) => {
+  const p = parseArgv(argv, RUN_FLAGS, { stopAtPositional: true })
+  return runBody(p.flags, p.positionals, o)
+}
+
+describe('skiff run flags → POST /run body', () => {
+  it.each([
+    { argv: ['busybox'], want: { image: 'busybox' } },
+    { argv: ['-m', '64m', '--cpus', '0.5', '--pids-limit', '10', '--timeout', '5s', 'busybox', 'true'], want: { image: 'busybox', cmd: ['true'], limits: { memory: '64m', cpus: 0.5, pids: 10, timeout: '5s' } } },
+    { argv: ['-dit', '--name', 'x', 'busybox', 'sh'], want: { image: 'busybox', cmd: ['sh'], interactive: true, name: 'x' } },
+    { argv: ['--read-only', '--pull', 'never', '-u', 'nobody', '-w', '/tmp', '-h', 'box', '--network', 'host', 'busybox'], want: { image: 'busybox', readonlyRootfs: true, pull: 'never', user: 'nobody', workdir: '/tmp', hostname: 'box', network: { mode: 'host' } } },
+    { argv: ['-l', 'a=1', '-l', 'b=2', 'busybox'], want: { image: 'busybox', labels: { a: '1', b: '2' } } },
+    { argv: ['--entrypoint', '', 'busybox', 'echo'], want: { image: 'busybox', cmd: ['echo'], entrypoint: '' } },
+  ])('$argv', ({ argv, want }) => {
+    expect(body(argv)).toEqual(want)
+  })
+
+  it('--env-file: file values under -e ones, bare names from our environment', () => {
+    const o = io({ 'a.env': '# x\nA=file\nB=file\nHOME\n' }, { HOME: '/root' })
+    expect(body(['-e', 'A=flag', '--env-file', 'a.env', 'busybox'], o).env).toEqual({ A: 'flag', B: 'file', HOME: '/root' })
+  })
+  it('--env-file of a missing file names the flag and the file', () => {
+    expect(() => body(['--env-file', 'nope.env', 'busybox'])).toThrow(expect.objectContaining({ message: expect.stringMatching(/--env-file: cannot read nope\.env: ENOENT/) }))
+  })
+  it('--cpus that is not a number names the flag', () => {
+    expect(() => body(['--cpus', 'lots', 'busybox'])).toThrow(expect.objectContaining({ extra: { field: '--cpus' } }))
+  })
+  it('-t warns that there is no pseudo-terminal yet and runs without one', () => {
+    const o = io()
+    expect(body(['-ti', 'busybox'], o)).toEqual({ image: 'busybox', interactive: true })
+    expect(o.warnings).toHaveLength(1)
+  })
+  it('every flag has help text', () => {
+    for (const [name, f] of Object.entries(RUN_FLAGS)) expect(f.help.length, name).toBeGreaterThan(5)
+  })
+})
+
+describe('API fields → the flag to blame', () => {
+  it.each([
+    ['limits.memory', '-m/--memory'], ['limits.cpus', '--cpus'], ['limits.pids', '--pids-limit'], ['limits.timeout', '--timeout'],
+    ['env.FOO', '-e/--env'], ['labels', '-l/--label'], ['network.mode', '--network'], ['user', '-u/--user'], ['image', undefined],
+  ])('%s → %s', (field, flag) => expect(flagForField(field)).toBe(flag))
+
+  it('rewrites the daemon\'s message to name the flag, keeps the code', () => {
+    const e = blameFlag(new SkiffError('invalid_argument', 'INVALID_ARGUMENT', 'limits.memory: invalid size "lots"', { field: 'limits.memory' }))
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', message: '-m/--memory: invalid size "lots"', extra: { field: '-m/--memory' } })
+  })
+  it('leaves other errors alone', () => {
+    const e = new SkiffError('not_found', 'IMAGE_NOT_FOUND', 'image x: not found')
+    expect(blameFlag(e)).toBe(e)
+  })
+})
