@@ -8,7 +8,7 @@ import { realClock } from './lib/clock.js'
 import { createLogger, type Logger } from './lib/log.js'
 import { TokenFile } from './lib/token.js'
 import { createLogStore } from './logs/index.js'
-import { createRuntime } from './runtime/index.js'
+import { createRuntime, probeHostFacts } from './runtime/index.js'
 import { JobRepo, JobService } from './scheduler/index.js'
 import { createApp } from './http/app.js'
 import { Metrics } from './http/metrics.js'
@@ -70,7 +70,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
     },
   }
   const app = createApp({
-    jobs, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), bodyLimit: config.bodyLimit, logRoutes: logDeps,
+    jobs, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), bodyLimit: config.bodyLimit, logRoutes: logDeps, host: probeHostFacts(),
   })
   await jobs.start()
   const listeners = await listen(app, {

@@ -4,6 +4,7 @@ import type { JobService } from '../scheduler/index.js'
 import type { ImagesApi } from './ports.js'
 import type { Metrics } from './metrics.js'
 import type { LogsApi } from './ports.js'
+import type { HostFacts } from '../runtime/index.js'
 import type { LogsRouteDeps } from './routes/logs.js'
 
 export interface ApiDeps {
@@ -16,6 +17,8 @@ export interface ApiDeps {
   /** Bearer token required on TCP (the unix socket is trusted by file mode). */
   token: () => string
   bodyLimit: number
+  /** CPUs, memory, stack limit: what the host can honour (probed once when absent) */
+  host?: HostFacts
   /** GET /jobs/:id/logs (mounted when given; the WebSocket routes share these deps). */
   logRoutes?: LogsRouteDeps
 }

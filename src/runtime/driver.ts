@@ -2,6 +2,7 @@ import { constants } from 'node:fs'
 import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { exec, type ExecResult } from '../lib/exec.js'
+import { parseSignal } from '../lib/signals.js'
 import { runtimeFailed } from './errors.js'
 
 export type RuntimeName = 'crun' | 'runc' | 'runsc'
@@ -70,7 +71,9 @@ export class OciCli {
   }
 
   async kill(id: string, signal: string, opts: { all?: boolean } = {}): Promise<void> {
-    const r = await this.run(['kill', ...(opts.all ? ['--all'] : []), id, signal.replace(/^SIG/, '')], { allowFailure: true })
+    // by number: every runtime takes one, not every runtime knows every name (SIGRTMIN+3)
+    const sig = String(parseSignal(signal).number)
+    const r = await this.run(['kill', ...(opts.all ? ['--all'] : []), id, sig], { allowFailure: true })
     // Already gone is fine: the exit is what callers wait for.
     if (r.code !== 0 && !/not running|does not exist|not found|No such process|container .* is not running/i.test(r.stderr))
       throw runtimeFailed(`${this.name} kill ${id} ${signal}`, r.stderr)

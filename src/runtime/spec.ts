@@ -3,6 +3,7 @@ import type { OciMount, OciSpec } from './oci-spec.js'
 import { defaultSeccomp } from './seccomp.js'
 import { DEFAULT_CAPS, defaultMounts, defaultRlimits, MASKED_PATHS, READONLY_PATHS } from './spec-defaults.js'
 import type { ResolvedUser } from './user.js'
+import { CFS_PERIOD_US, cpuQuotaUs } from './host-limits.js'
 
 export interface SpecInput {
   process: { args: string[]; env: string[]; cwd: string }
@@ -71,7 +72,7 @@ export function buildSpec(i: SpecInput): OciSpec {
         ...(l.memoryBytes ? { memory: { limit: l.memoryBytes, swap: l.memoryBytes } } : {}),
         // https://github.com/opencontainers/runtime-spec/blob/main/config-linux.md#cpu
         // docker's --cpus=0.5 is quota/period = 50000/100000
-        ...(l.cpus ? { cpu: { quota: Math.round(l.cpus * 100_000), period: 100_000 } } : {}),
+        ...(l.cpus ? { cpu: { quota: cpuQuotaUs(l.cpus), period: CFS_PERIOD_US } } : {}),
         ...(l.pids ? { pids: { limit: l.pids } } : {}),
       },
       cgroupsPath: i.cgroupsPath,

@@ -81,6 +81,9 @@ export class JobRepo {
     return this.#tx(() => {
       if (spec.name && this.#byName.get({ name: spec.name }))
         throw new SkiffError('conflict', 'NAME_IN_USE', `name ${JSON.stringify(spec.name)} is already used by another job`, { field: 'name' })
+      // lookups try ids before names: a name equal to another job's id could never be found
+      if (spec.name && this.#byId.get({ id: spec.name }))
+        throw new SkiffError('conflict', 'NAME_IN_USE', `name ${JSON.stringify(spec.name)} is the id of another job`, { field: 'name' })
       const row = this.#insertJob.get({ id, name: spec.name ?? null, image: spec.image, request: JSON.stringify(spec), labels: JSON.stringify(spec.labels), createdAt: now })
       this.#insertEvent.run({ jobId: id, state: 'queued', time: now, detail: null })
       const job = toJob(row)

@@ -1,24 +1,31 @@
 import { Hono } from 'hono'
-import { SkiffError } from '../../lib/errors.js'
+import { MAX_TIMER_MS } from '../../lib/clock.js'
+import { invalidArgument, SkiffError } from '../../lib/errors.js'
+import { parseSignal } from '../../lib/signals.js'
 import { parseDuration } from '../../lib/units.js'
+import { execSizeProblem, probeHostFacts } from '../../runtime/index.js'
 import { isFinal } from '../../scheduler/index.js'
 import type { ApiDeps } from '../deps.js'
 import { boolString, jsonBody, query } from '../schemas/common.js'
 import { ExecSchema, KillSchema, ListJobsQuery, toJobView } from '../schemas/job.js'
-import { RunRequestSchema, toRunSpec } from '../schemas/run-request.js'
+import { checkRunnable, RunRequestSchema, toRunSpec } from '../schemas/run-request.js'
 import { z } from 'zod'
 
 const OUTPUT_CAP = 1024 * 1024
 const WaitQuery = z.object({ wait: boolString.optional(), timeout: z.string().optional() }).strict()
 
-const waitTimeout = (t: string | undefined) => (t === undefined ? undefined : parseDuration(t, 'timeout'))
-
-function signalName(s: string | undefined): NodeJS.Signals | undefined {
-  if (!s) return undefined
-  return (s.startsWith('SIG') ? s : `SIG${s}`) as NodeJS.Signals
+/** ?timeout= of a wait: held by one timer, so at most MAX_TIMER_MS (~24.8 days). */
+function waitTimeout(t: string | undefined, field = 'timeout'): number | undefined {
+  if (t === undefined) return undefined
+  const ms = parseDuration(t, field)
+  if (ms > MAX_TIMER_MS) throw invalidArgument(field, `must be at most ${Math.floor(MAX_TIMER_MS / 1000)}s`)
+  return ms
 }
 
 export function jobsRoutes(d: ApiDeps) {
+  // Host facts are read once; the checks that use them are pure (runtime/host-limits.ts).
+  let host = d.host
+  const hostFacts = () => (host ??= probeHostFacts())
   const withOutput = async (id: string) => {
     const job = d.jobs.mustGet(id)
     const out = await d.logs.output(job.id, OUTPUT_CAP)
@@ -27,11 +34,14 @@ export function jobsRoutes(d: ApiDeps) {
 
   return new Hono()
     .post('/run', async (c) => {
+      // Everything is validated before the job exists: a client that retries a 400 makes no duplicates.
       const q = query(c, WaitQuery)
+      const timeoutMs = waitTimeout(q.timeout)
       const spec = toRunSpec(await jsonBody(c, RunRequestSchema))
+      checkRunnable(spec, hostFacts(), d.images.resolve(spec.image))
       const job = d.jobs.submit(spec)
       if (!q.wait) return c.json(toJobView(job), 201, { Location: `/jobs/${job.id}` })
-      const done = await d.jobs.wait(job.id, { timeoutMs: waitTimeout(q.timeout), signal: c.req.raw.signal })
+      const done = await d.jobs.wait(job.id, { timeoutMs, signal: c.req.raw.signal })
       if (!isFinal(done.state)) return c.json(toJobView(done), 202, { Location: `/jobs/${job.id}` })
       return c.json(await withOutput(job.id), 200)
     })
@@ -57,25 +67,25 @@ export function jobsRoutes(d: ApiDeps) {
     })
     .post('/jobs/:id/kill', async (c) => {
       const body = await jsonBody(c, KillSchema, { optional: true })
-      const job = await d.jobs.kill(c.req.param('id'), signalName(body.signal))
+      const signal = body.signal === undefined ? undefined : parseSignal(body.signal)
+      const job = await d.jobs.kill(c.req.param('id'), signal?.name as NodeJS.Signals | undefined)
       return c.json(toJobView(job), 202)
     })
     .post('/jobs/:id/wait', async (c) => {
       const q = query(c, z.object({ timeout: z.string().optional() }).strict())
-      const job = await d.jobs.wait(c.req.param('id'), { timeoutMs: waitTimeout(q.timeout), signal: c.req.raw.signal })
+      const timeoutMs = waitTimeout(q.timeout)
+      const job = await d.jobs.wait(c.req.param('id'), { timeoutMs, signal: c.req.raw.signal })
       if (!isFinal(job.state)) return c.json(toJobView(job), 202)
       return c.json(await withOutput(job.id))
     })
     .post('/jobs/:id/exec', async (c) => {
       const b = await jsonBody(c, ExecSchema)
       const cmd = Array.isArray(b.cmd) ? b.cmd : ['/bin/sh', '-c', b.cmd]
-      const r = await d.jobs.exec(c.req.param('id'), cmd, {
-        env: b.env,
-        user: b.user,
-        cwd: b.workdir,
-        stdin: b.stdin,
-        timeoutMs: b.timeout === undefined ? undefined : parseDuration(b.timeout, 'timeout'),
-      })
+      const timeoutMs = b.timeout === undefined ? undefined : parseDuration(b.timeout, 'timeout')
+      if (timeoutMs !== undefined && (timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS)) throw invalidArgument('timeout', `must be between 1ms and ${Math.floor(MAX_TIMER_MS / 1000)}s`)
+      const size = execSizeProblem(cmd, Object.entries(b.env ?? {}).map(([k, v]) => `${k}=${v}`), hostFacts())
+      if (size) throw size
+      const r = await d.jobs.exec(c.req.param('id'), cmd, { env: b.env, user: b.user, cwd: b.workdir, stdin: b.stdin, timeoutMs })
       return c.json(r)
     })
     // Raw bytes to an interactive job's stdin, streamed as they arrive; ?eof=true

@@ -76,7 +76,7 @@ export const ListJobsQuery = z
   })
   .strict()
 
-export const KillSchema = z.object({ signal: z.string().regex(/^(SIG)?[A-Z0-9]+$/, 'must be a signal name like SIGTERM').optional() }).strict()
+export const KillSchema = z.object({ signal: z.union([z.string().min(1), z.number().int()]).optional().describe('SIGTERM, TERM, 15, SIGRTMIN+2 … (default SIGKILL)') }).strict()
 
 export const ExecSchema = z
   .object({

@@ -2,6 +2,8 @@ import { z } from 'zod'
 import { SkiffError } from '../../lib/errors.js'
 import { parseBytes, parseDuration } from '../../lib/units.js'
 import type { RunSpec } from '../../scheduler/index.js'
+import { parseReference, type ImageRecord } from '../../images/index.js'
+import { execSizeProblem, limitsProblem, mergeEnv, resolveArgs, type HostFacts } from '../../runtime/index.js'
 
 const envName = z.string().min(1).regex(/^[^=\0]+$/, 'must not contain "=" or NUL')
 const noNul = z.string().regex(/^[^\0]*$/, 'must not contain NUL')
@@ -77,4 +79,32 @@ export function toRunSpec(r: RunRequest): RunSpec {
     ...(r.readonlyRootfs ? { readonlyRootfs: true } : {}),
     pull: r.pull ?? 'missing',
   }
+}
+
+/** What a job's command and environment will look like to execve, as far as the
+ *  request and (when local) the image tell: the image's Env and Entrypoint/Cmd,
+ *  the request's on top, and PATH/HOSTNAME/HOME as the runtime adds them. */
+function execShape(spec: RunSpec, image: ImageRecord | undefined): { argv: string[]; env: string[] } {
+  const env = mergeEnv(image?.config.Env, spec.env, { hostname: spec.hostname ?? 'x'.repeat(12), home: '/nonexistent' })
+  const argv = image ? resolveArgs(image.config, spec) : [...(spec.entrypoint ?? []), ...(spec.cmd ?? [])]
+  return { argv, env }
+}
+
+/** Everything about a run request that can be known before the job exists:
+ *  limits the host can honour, an image reference that parses (or a local image),
+ *  a command (when the image is local and will not be re-pulled), and a command
+ *  line + environment execve can take. Throws the 4xx naming the field. */
+export function checkRunnable(spec: RunSpec, host: HostFacts, image: ImageRecord | undefined): void {
+  const limits = limitsProblem(spec.limits, host)
+  if (limits) throw limits
+  if (!image) {
+    parseReference(spec.image)
+    if (spec.pull === 'never')
+      throw new SkiffError('failed_precondition', 'IMAGE_NOT_PRESENT', `image ${spec.image} is not present locally and pull is "never"`, { field: 'image' })
+  }
+  // resolveArgs throws NO_COMMAND for an image with neither Entrypoint nor Cmd; a pull
+  // ("always", or a missing image) may bring another config, so only a local one is judged.
+  const { argv, env } = execShape(spec, spec.pull === 'always' ? undefined : image)
+  const size = execSizeProblem(argv, env, host)
+  if (size) throw size
 }

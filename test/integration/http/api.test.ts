@@ -86,7 +86,8 @@ describe('POST /run end to end', () => {
     const p = await d.api('POST', '/images/pull', { image: '127.0.0.1:1/nothing/here:latest' })
     expect([422, 502, 503]).toContain(p.status)
     const r = await d.api('POST', '/run?wait=true', { image: 'not-local-image', pull: 'never' })
-    expect(r.json).toMatchObject({ state: 'failed', reason: 'IMAGE_NOT_PRESENT' })
+    expect(r.status).toBe(422)
+    expect(r.json.error).toMatchObject({ code: 'IMAGE_NOT_PRESENT', field: 'image' })
   })
 
   it('runs 200 jobs with at most 8 at once, every exit code right', async () => {

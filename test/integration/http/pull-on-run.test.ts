@@ -2,7 +2,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { removeDataDir, startDaemon, type TestDaemon } from '../../helpers/daemon.js'
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js'
-import { seed } from '../../fixtures/images.js'
+import { busyboxRootfs, image, layer, pushImage, seed } from '../../fixtures/images.js'
 
 // A counting pass-through in front of a real docker-registry, so the test can see
 // how many manifest and blob requests 50 concurrent runs of an uncached image make.
@@ -55,5 +55,17 @@ describe('pull on run', () => {
     expect(r.json).toMatchObject({ state: 'exited', exitCode: 0, stdout: 'schema2\n' })
     const m = await d.api('POST', '/run?wait=true', { image: `${proxyHost}/fixtures/multi:latest`, cmd: 'ls /data /opt/dir; test -e /etc/deleteme || echo gone' })
     expect(m.json.stdout).toBe('/data:\nb\n\n/opt/dir:\ny\ngone\n')
+  })
+
+  it('an image with neither Entrypoint nor Cmd: 400 NO_COMMAND when local, a job failed with NO_COMMAND when it must be pulled', async () => {
+    const bare = image([await layer(busyboxRootfs(), 'gzip')], { config: { Cmd: undefined } })
+    await pushImage(reg, 'fixtures/nocmd', 'latest', bare)
+    const ref = `${reg.host}/fixtures/nocmd:latest`
+    const r = await d.api('POST', '/run?wait=true', { image: ref })
+    expect(r.status, r.text).toBe(200)
+    expect(r.json).toMatchObject({ state: 'failed', reason: 'NO_COMMAND' })
+    const again = await d.api('POST', '/run', { image: ref })
+    expect(again.status).toBe(400)
+    expect(again.json.error).toMatchObject({ code: 'NO_COMMAND', field: 'cmd' })
   })
 })

@@ -135,7 +135,7 @@ describe('POST /run', () => {
 
   it('409 when the name is taken', async () => {
     expect((await viaUnix('POST', '/run', { image: 'x', name: 'unique-one', cmd: ['sleep'] })).status).toBe(201)
-    const r = await viaUnix('POST', '/run', { image: 'x', name: 'unique-one' })
+    const r = await viaUnix('POST', '/run', { image: 'x', name: 'unique-one', cmd: ['true'] })
     expect(r.status).toBe(409)
     expect(r.json.error).toMatchObject({ code: 'NAME_IN_USE', field: 'name' })
   })
