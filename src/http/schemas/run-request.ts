@@ -1,9 +1,9 @@
 import { z } from 'zod'
 import { SkiffError } from '../../lib/errors.js'
 import { parseBytes, parseDuration } from '../../lib/units.js'
-import type { RunSpec } from '../../scheduler/index.js'
+import { containerSpec, mergeEnv, type RunSpec } from '../../scheduler/index.js'
 import { parseReference, type ImageRecord } from '../../images/index.js'
-import { execSizeProblem, limitsProblem, mergeEnv, resolveArgs, type HostFacts } from '../../runtime/index.js'
+import { execSizeProblem, limitsProblem, type HostFacts } from '../../runtime/index.js'
 
 const envName = z.string().min(1).regex(/^[^=\0]+$/, 'must not contain "=" or NUL')
 const noNul = z.string().regex(/^[^\0]*$/, 'must not contain NUL')
@@ -82,12 +82,15 @@ export function toRunSpec(r: RunRequest): RunSpec {
 }
 
 /** What a job's command and environment will look like to execve, as far as the
- *  request and (when local) the image tell: the image's Env and Entrypoint/Cmd,
- *  the request's on top, and PATH/HOSTNAME/HOME as the runtime adds them. */
+ *  request and (when local) the image tell: with the image, exactly what the
+ *  runtime will get (scheduler/container-spec.ts); without, the request's part. */
 function execShape(spec: RunSpec, image: ImageRecord | undefined): { argv: string[]; env: string[] } {
-  const env = mergeEnv(image?.config.Env, spec.env, { hostname: spec.hostname ?? 'x'.repeat(12), home: '/nonexistent' })
-  const argv = image ? resolveArgs(image.config, spec) : [...(spec.entrypoint ?? []), ...(spec.cmd ?? [])]
-  return { argv, env }
+  const id = '0'.repeat(26)
+  if (image) {
+    const p = containerSpec({ containerId: id, job: { id, spec }, image, lowerDirs: [], logPath: '' }).process
+    return { argv: p.args, env: p.env }
+  }
+  return { argv: [...(spec.entrypoint ?? []), ...(spec.cmd ?? [])], env: mergeEnv(undefined, spec.env, { hostname: spec.hostname ?? id.slice(-12) }) }
 }
 
 /** Everything about a run request that can be known before the job exists:
