@@ -27,7 +27,7 @@ const Page = (item: z.ZodType) => z.object({ items: z.array(item), next: z.strin
 export const OPERATIONS: Op[] = [
   { method: 'post', path: '/run', summary: 'Run a job', body: RunRequestSchema, query: { wait: 'hold the request until the job ends', timeout: 'with wait: give up waiting after this duration (e.g. 30s)' }, ok: [201, JobViewSchema, 'the queued job; with ?wait=true: 200 and RunResult'], errors: [400, 401, 409, 413, 422, 503] },
   { method: 'get', path: '/jobs', summary: 'List jobs (newest first)', query: { state: 'comma-separated states', name: 'exact name', label: 'key=value (repeatable)', limit: '1..1000', before: 'cursor: the `next` of the previous page' }, ok: [200, Page(JobViewSchema)] },
-  { method: 'get', path: '/jobs/{id}', summary: 'Inspect a job (by id or name)', ok: [200, JobViewSchema], errors: [404] },
+  { method: 'get', path: '/jobs/{id}', summary: 'Inspect a job. Every /jobs/{id} route takes the id, the name, or a unique id prefix (any case; ambiguous: 409 AMBIGUOUS_JOB_ID)', ok: [200, JobViewSchema], errors: [404, 409] },
   { method: 'get', path: '/jobs/{id}/events', summary: 'State history of a job', ok: [200, z.object({ items: z.array(z.object({ state: z.string(), time: z.string(), detail: z.string().nullable() })) })], errors: [404] },
   { method: 'post', path: '/jobs/{id}/kill', summary: 'Send a signal (default SIGKILL): a name (SIGTERM, TERM, SIGRTMIN+2) or a number 1-64', body: KillSchema, ok: [202, JobViewSchema], errors: [400, 404, 409] },
   { method: 'post', path: '/jobs/{id}/wait', summary: 'Wait for a job to end', query: { timeout: 'give up after this duration' }, ok: [200, RunResultSchema], errors: [400, 404] },

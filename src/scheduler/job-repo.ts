@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm'
+import { and, desc, eq, gte, inArray, lt, sql } from 'drizzle-orm'
 import type { Db } from '../db/open.js'
 import { jobEvents, jobs } from '../db/schema.js'
 import { SkiffError } from '../lib/errors.js'
@@ -53,6 +53,7 @@ const p = sql.placeholder
 export class JobRepo {
   readonly #byId
   readonly #byName
+  readonly #byPrefix
   readonly #stateOf
   readonly #insertJob
   readonly #insertEvent
@@ -64,6 +65,7 @@ export class JobRepo {
   constructor(private readonly db: Db) {
     this.#byId = db.select().from(jobs).where(eq(jobs.id, p('id'))).prepare()
     this.#byName = db.select().from(jobs).where(eq(jobs.name, p('name'))).prepare()
+    this.#byPrefix = db.select({ id: jobs.id }).from(jobs).where(and(gte(jobs.id, p('lo')), lt(jobs.id, p('hi')))).orderBy(jobs.id).limit(p('limit')).prepare()
     this.#stateOf = db.select({ state: jobs.state }).from(jobs).where(eq(jobs.id, p('id'))).prepare()
     this.#insertJob = db
       .insert(jobs)
@@ -95,6 +97,11 @@ export class JobRepo {
   get(id: string): Job | undefined {
     const r = this.#byId.get({ id })
     return r && toJob(r)
+  }
+
+  /** Ids starting with `prefix` (at most `limit`), in order: a range scan of the primary key. */
+  idsByPrefix(prefix: string, limit: number): string[] {
+    return this.#byPrefix.all({ lo: prefix, hi: prefix + '\uffff', limit }).map((r) => r.id)
   }
 
   getByName(name: string): Job | undefined {

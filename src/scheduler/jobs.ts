@@ -36,6 +36,8 @@ interface Active {
 }
 
 export const notFound = (id: string) => new SkiffError('not_found', 'JOB_NOT_FOUND', `job ${id} not found`)
+export const ambiguousId = (prefix: string, ids: string[]) =>
+  new SkiffError('conflict', 'AMBIGUOUS_JOB_ID', `job id prefix ${JSON.stringify(prefix)} matches ${ids.length > 10 ? 'more than 10' : ids.length} jobs: ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', …' : ''}`, { field: 'id', detail: { matches: ids.slice(0, 10) } })
 export const notRunning = (j: { id: string; state: string }) => new SkiffError('conflict', 'JOB_NOT_RUNNING', `job ${j.id} is not running (state ${j.state})`)
 export const stdinNotOpen = (id: string) => new SkiffError('conflict', 'STDIN_NOT_OPEN', `job ${id} was not started with an open stdin (run it with "interactive": true)`)
 
@@ -54,9 +56,17 @@ export class JobService {
   }
 
   // ---- queries --------------------------------------------------------------
-  /** By id, or by name. */
+  /** By id, by name, or by a unique id prefix (docker's order); an ambiguous prefix is a 409. */
   get(idOrName: string): Job | undefined {
-    return this.#d.repo.get(idOrName) ?? this.#d.repo.getByName(idOrName)
+    return this.#d.repo.get(idOrName) ?? this.#d.repo.getByName(idOrName) ?? this.#byIdPrefix(idOrName)
+  }
+
+  #byIdPrefix(prefix: string): Job | undefined {
+    // ULIDs are upper case; people type them in either
+    const ids = [...new Set([prefix, prefix.toUpperCase()].flatMap((p) => this.#d.repo.idsByPrefix(p, 11)))]
+    if (ids.length === 1) return this.#d.repo.get(ids[0]!)
+    if (ids.length > 1) throw ambiguousId(prefix, ids)
+    return undefined
   }
 
   mustGet(idOrName: string): Job {

@@ -46,6 +46,7 @@ import { isSkiffError } from '../../lib/errors.js'
 import { encodeFrame, frameHeader } from '../../logs/index.js'
 import type { LogRecord } from '../../logs/index.js'
 import { isFinal, notRunning, stdinNotOpen, type JobState } from '../../scheduler/index.js'
+import { STATUS, toSkiffError } from '../errors.js'
 import { encodeWire, jobNotFound, selectRecords, type LogsRouteDeps } from './logs.js'
 
 export interface LogsWsOptions {
@@ -143,9 +144,12 @@ function reject(socket: Duplex, status: number, text: string, body: unknown) {
 const unauthorized = (socket: Duplex) =>
   reject(socket, 401, 'Unauthorized', { error: { code: 'UNAUTHENTICATED', message: 'missing or invalid token (Authorization: Bearer, Sec-WebSocket-Protocol bearer.<token>, or ?token=)' } })
 const badRequest = (socket: Duplex, field: string, message: string) => reject(socket, 400, 'Bad Request', { error: { code: 'INVALID_ARGUMENT', message: `${field}: ${message}`, field } })
-const noSuchJob = (socket: Duplex, asked: string) => {
-  const e = jobNotFound(asked)
-  reject(socket, 404, 'Not Found', { error: { code: e.code, message: e.message } })
+const REASON: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 409: 'Conflict', 500: 'Internal Server Error' }
+/** Answer the upgrade request with an error's status and body (as errors.ts would). */
+const rejectWith = (socket: Duplex, err: unknown) => {
+  const e = toSkiffError(err)
+  const status = STATUS[e.kind]
+  reject(socket, status, REASON[status] ?? 'Error', { error: { code: e.code, message: e.message, ...(e.extra.field ? { field: e.extra.field } : {}) } })
 }
 
 type Stream = 'stdout' | 'stderr' | 'all'
@@ -252,9 +256,11 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
         subs.delete(msg.unsubscribe)
         return
       }
-      const id = deps.jobs.get(msg.subscribe)?.id
-      if (!id) {
-        const e = jobNotFound(msg.subscribe)
+      let id: string
+      try {
+        id = lookup(msg.subscribe).id
+      } catch (err) {
+        const e = toSkiffError(err)
         return sender.send({ job: msg.subscribe, error: { code: e.code, message: e.message } })
       }
       subs.get(id)?.abort()
@@ -310,6 +316,13 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     })
   }
 
+  /** By id, name or unique id prefix; throws JOB_NOT_FOUND or AMBIGUOUS_JOB_ID. */
+  const lookup = (asked: string) => {
+    const job = deps.jobs.get(asked)
+    if (!job) throw jobNotFound(asked)
+    return job
+  }
+
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
     const attachMatch = deps.stdin ? ATTACH.exec(url.pathname) : null
@@ -327,8 +340,12 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
       const asked = decodeURIComponent(m[1]!)
       const q = followParams(url)
       if (isBad(q)) return badRequest(socket, q.field, q.message)
-      const id = deps.jobs.get(asked)?.id
-      if (!id) return noSuchJob(socket, asked)
+      let id: string
+      try {
+        id = lookup(asked).id
+      } catch (e) {
+        return rejectWith(socket, e)
+      }
       wss.handleUpgrade(req, socket, head, (ws) => {
         keepalive(ws)
         single(ws, id, q.from ?? 0, q.stream, format)
@@ -349,8 +366,12 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     if (isBad(q)) return badRequest(socket, q.field, q.message)
     const logs = url.searchParams.get('logs') ?? 'false'
     if (logs !== 'true' && logs !== 'false') return badRequest(socket, 'logs', 'expected true or false')
-    const job = deps.jobs.get(asked)
-    if (!job) return noSuchJob(socket, asked)
+    let job: ReturnType<typeof lookup>
+    try {
+      job = lookup(asked)
+    } catch (e) {
+      return rejectWith(socket, e)
+    }
     const conflict = !job.interactive ? stdinNotOpen(job.id) : isFinal(job.state as JobState) ? notRunning(job) : undefined
     if (conflict) return reject(socket, 409, 'Conflict', { error: { code: conflict.code, message: conflict.message } })
     // Docker's attach shows output from now on; logs=true replays it all

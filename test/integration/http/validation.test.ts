@@ -106,3 +106,49 @@ describe('exec validates before it runs', () => {
     await d.api('POST', `/jobs/${j.id}/kill`)
   })
 })
+
+describe('job id prefixes', () => {
+  it('every /jobs/:id route takes a unique id prefix (any case) or the name; an ambiguous prefix is 409 listing the matches', async () => {
+    const a = (await d.api('POST', '/run', { image: 'busybox', cmd: 'echo from-a; sleep 1000', name: 'prefix-a' })).json
+    const b = (await d.api('POST', '/run', { image: 'busybox', cmd: ['true'] })).json
+    await waitRunning(a.id)
+    const prefix = (a.id as string).slice(0, 16).toLowerCase()
+    expect((await d.api('GET', `/jobs/${prefix}`)).json.id).toBe(a.id)
+    expect((await d.api('GET', `/jobs/prefix-a`)).json.id).toBe(a.id)
+    expect((await d.api('GET', `/jobs/${prefix}/events`)).status).toBe(200)
+    for (let i = 0; i < 500 && !(await d.api('GET', `/jobs/${prefix}/logs`)).text.includes('from-a'); i++) await new Promise((r) => setTimeout(r, 20))
+    expect((await d.api('GET', `/jobs/${prefix}/logs`)).text).toBe('from-a\n')
+    expect((await d.api('POST', `/jobs/${prefix}/exec`, { cmd: ['echo', 'in'] })).json).toMatchObject({ exitCode: 0, stdout: 'in\n' })
+
+    // ULIDs made in the same run share their leading (time) characters
+    let common = 0
+    while (a.id[common] === b.id[common]) common++
+    const amb = await d.api('GET', `/jobs/${(a.id as string).slice(0, common)}`)
+    expect(amb.status).toBe(409)
+    expect(amb.json.error).toMatchObject({ code: 'AMBIGUOUS_JOB_ID', field: 'id' })
+    expect(amb.json.error.message).toContain(a.id)
+    expect(amb.json.error.message).toContain(b.id)
+    expect((await d.api('GET', '/jobs/0ZZZZZZZZZ')).json.error.code).toBe('JOB_NOT_FOUND')
+
+    // the WebSocket routes resolve the same way, and refuse an ambiguous prefix before the upgrade
+    const ws = await import('ws')
+    const follow = new ws.default(`ws://127.0.0.1:${d.port}/jobs/${prefix}/logs/ws`, { headers: { authorization: `Bearer ${d.token}` } })
+    const first = await new Promise<string>((resolve, reject) => {
+      follow.once('message', (m) => resolve(JSON.parse(m.toString()).data))
+      follow.once('error', reject)
+    })
+    expect(first).toBe('from-a\n')
+    follow.close()
+    const refused = new ws.default(`ws://127.0.0.1:${d.port}/jobs/${(a.id as string).slice(0, common)}/logs/ws`, { headers: { authorization: `Bearer ${d.token}` } })
+    const status = await new Promise<number>((resolve) => {
+      refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+      refused.once('error', () => resolve(-1))
+    })
+    expect(status).toBe(409)
+
+    expect((await d.api('POST', `/jobs/${prefix}/kill`)).status).toBe(202)
+    expect((await d.api('POST', `/jobs/${prefix}/wait?timeout=20s`)).json).toMatchObject({ id: a.id, state: 'killed' })
+    expect((await d.api('DELETE', `/jobs/${prefix}`)).status).toBe(204)
+    expect((await d.api('GET', `/jobs/${a.id}`)).status).toBe(404)
+  })
+})
