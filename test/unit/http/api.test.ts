@@ -215,9 +215,11 @@ describe('system', () => {
 
 describe('OpenAPI document', () => {
   it('validates against the OpenAPI 3.1 schema', async () => {
+    // the document first: the import can take seconds on a loaded machine, long enough for the
+    // server to drop the pooled keep-alive connection just as the client reuses it (ECONNRESET)
+    const doc = (await viaUnix('GET', '/openapi.json')).json
     const { Validator } = await import('@seriousme/openapi-schema-validator')
     const v = new Validator()
-    const doc = (await viaUnix('GET', '/openapi.json')).json
     const res = await v.validate(doc)
     expect(res.errors ?? [], JSON.stringify(res.errors)).toEqual([])
     expect(res.valid).toBe(true)
