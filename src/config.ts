@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { SkiffError } from './lib/errors.js'
 import { parseBytes } from './lib/units.js'
+import { normalizeCap } from './runtime/index.js'
 
 /** Daemon configuration: defaults ← JSON file ← environment ← flags, validated once. */
 export const ConfigSchema = z
@@ -22,6 +23,11 @@ export const ConfigSchema = z
     maxQueued: z.number().int().positive().default(10_000),
     platform: z.string().default('linux/amd64'),
     insecureRegistries: z.array(z.string()).default([]),
+    /** Capabilities a job may add beyond the default set (e.g. ["NET_RAW"]; "ALL" allows any): otherwise 403. */
+    allowedCapabilities: z
+      .array(z.string().refine((c) => normalizeCap(c) !== undefined, 'unknown capability'))
+      .default([])
+      .transform((l) => l.map((c) => normalizeCap(c)!)),
     bodyLimit: z.number().int().positive().default(1024 * 1024),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
@@ -50,6 +56,7 @@ export function parseConfig(file: unknown, env: NodeJS.ProcessEnv, flags: Partia
     const v = env[k]
     if (v !== undefined && v !== '') fromEnv[key] = NUMERIC.has(key) ? Number(v) : v
   }
+  if (env.SKIFF_ALLOWED_CAPABILITIES) fromEnv.allowedCapabilities = env.SKIFF_ALLOWED_CAPABILITIES.split(',').map((s) => s.trim()).filter(Boolean)
   if (env.SKIFF_INSECURE_REGISTRIES) fromEnv.insecureRegistries = env.SKIFF_INSECURE_REGISTRIES.split(',').map((s) => s.trim()).filter(Boolean)
   const merged = { ...(file as object), ...fromEnv, ...stripUndefined(flags) }
   const r = ConfigSchema.safeParse(merged)

@@ -49,6 +49,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
   const jobs = new JobService({
     repo, images, runtime, logs, clock: realClock, log, events,
     limits: { maxConcurrent: config.maxConcurrent, maxMemory: config.maxMemory, maxQueued: config.maxQueued },
+    privileges: { allowedCapabilities: config.allowedCapabilities },
   })
   const metrics = new Metrics({ jobsByState: () => repo.countByState(), queueDepth: () => jobs.queueDepth, running: () => jobs.runningCount })
   events.on('job.final', (j) => {

@@ -68,6 +68,8 @@ export const RUN_FLAGS: Record<string, RunFlag> = {
   hostname: { short: 'h', type: 'string', value: 'NAME', help: 'the job\'s hostname', field: 'hostname', apply: (b, v) => (b.hostname = v) },
   entrypoint: { type: 'string', value: 'CMD', help: 'override the image\'s entrypoint ("" clears it)', field: 'entrypoint', apply: (b, v) => (b.entrypoint = v) },
   'read-only': { type: 'boolean', help: 'mount the image\'s root filesystem read-only', field: 'readonlyRootfs', apply: (b) => (b.readonlyRootfs = true) },
+  'cap-add': { type: 'multi', value: 'CAP', help: 'add a Linux capability (e.g. NET_RAW); beyond the default set the daemon must allow it (--allow-cap)', field: 'capAdd', apply: (b, v) => (b.capAdd = v) },
+  'cap-drop': { type: 'multi', value: 'CAP', help: 'drop a Linux capability from the default set (ALL drops every one)', field: 'capDrop', apply: (b, v) => (b.capDrop = v) },
   pull: { type: 'string', value: 'POLICY', help: 'pull the image: missing (default), always, never', field: 'pull', apply: (b, v) => (b.pull = v) },
   json: { type: 'boolean', help: 'print the job as JSON (with -d: at once; else when it ends)' },
 }

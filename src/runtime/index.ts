@@ -1,6 +1,7 @@
 export { createRuntime, type RuntimeOptions } from './create.js'
 export type { Container, ContainerSpec, ExecOptions, ExecResult, ExitStatus, MountRequest, NetworkSpec, Runtime } from './types.js'
 export { noCommand } from './errors.js'
+export { ALL_CAPS, DEFAULT_CAPS, capsNotAllowed, normalizeCap, resolveCaps } from './capabilities.js'
 export type { RuntimeName } from './driver.js'
 export { detectCgroupMode, type CgroupMode } from './cgroups/detect.js'
 export { runDoctor, type Finding } from './doctor.js'

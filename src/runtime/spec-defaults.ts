@@ -1,10 +1,6 @@
 import type { OciMount } from './oci-spec.js'
 
-// docker's default capability set (moby oci/caps/defaults.go).
-export const DEFAULT_CAPS = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
-] as const
+export { DEFAULT_CAPS } from './capabilities.js'
 
 // moby oci/defaults.go: paths a container must not read, and ones it must not write.
 export const MASKED_PATHS = [

@@ -1,7 +1,8 @@
 import { noCommand } from './errors.js'
 import type { OciMount, OciSpec } from './oci-spec.js'
 import { defaultSeccomp } from './seccomp.js'
-import { DEFAULT_CAPS, defaultMounts, defaultRlimits, MASKED_PATHS, READONLY_PATHS } from './spec-defaults.js'
+import { normalizeCap, resolveCaps } from './capabilities.js'
+import { defaultMounts, defaultRlimits, MASKED_PATHS, READONLY_PATHS } from './spec-defaults.js'
 import type { ResolvedUser } from './user.js'
 import { CFS_PERIOD_US, cpuQuotaUs } from './host-limits.js'
 
@@ -20,8 +21,6 @@ export interface SpecInput {
   rootfs: string
 }
 
-const capName = (c: string) => (c.toUpperCase().startsWith('CAP_') ? c.toUpperCase() : `CAP_${c.toUpperCase()}`)
-
 /** runc's rule (libcontainer/init_linux.go): HOME from the user's passwd entry when the env has none. */
 export function withHome(env: readonly string[], home: string): string[] {
   return env.some((kv) => kv.startsWith('HOME=')) ? [...env] : [...env, `HOME=${home}`]
@@ -31,11 +30,9 @@ export function withHome(env: readonly string[], home: string): string[] {
  *  user-shaped names (cpus, memory) become spec-shaped ones. */
 export function buildSpec(i: SpecInput): OciSpec {
   if (!i.process.args.length) throw noCommand()
-  let caps: string[] = [...DEFAULT_CAPS]
-  const drop = (i.capDrop ?? []).map(capName)
-  if (drop.includes('CAP_ALL')) caps = []
-  caps = caps.filter((c) => !drop.includes(c))
-  for (const c of (i.capAdd ?? []).map(capName)) if (!caps.includes(c)) caps.push(c)
+  // names were validated at the API; normalizing again keeps the pure function total
+  const norm = (l: string[] = []) => l.map((c) => normalizeCap(c)).filter((c): c is string => c !== undefined)
+  const caps = resolveCaps(norm(i.capAdd), norm(i.capDrop))
 
   const mounts: OciMount[] = defaultMounts({ network: i.network.mode })
   for (const m of i.mounts) {
@@ -78,7 +75,7 @@ export function buildSpec(i: SpecInput): OciSpec {
       cgroupsPath: i.cgroupsPath,
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
-      seccomp: defaultSeccomp(),
+      seccomp: defaultSeccomp(caps),
     },
   }
 }

@@ -68,6 +68,8 @@ export function containerSpec(i: ContainerSpecInput): ContainerSpec {
     ...(s.name && s.name.toLowerCase() !== hostname ? { aliases: [s.name] } : {}),
     limits: s.limits,
     network: { mode: s.network.mode },
+    ...(s.capAdd?.length ? { capAdd: s.capAdd } : {}),
+    ...(s.capDrop?.length ? { capDrop: s.capDrop } : {}),
     mounts: [],
     logPath: i.logPath,
   }

@@ -1,5 +1,6 @@
 export { JobService, notRunning, stdinNotOpen, type JobServiceDeps } from './jobs.js'
 export { JobRepo } from './job-repo.js'
+export { checkPrivileges, capabilityNotAllowed, type PrivilegePolicy } from './privileges.js'
 export { JOB_STATES, FINAL_STATES, ACTIVE_STATES, isFinal, type JobState } from './job-state.js'
 export type { ImagesPort, RuntimePort, LogsPort, ContainerLike, ContainerSpecLike, ExitStatusLike } from './ports.js'
 export type { Job, JobEvent, JobQuery, JobUsage, Page, RunSpec } from './types.js'

@@ -7,6 +7,7 @@ import { admit, type AdmissionLimits } from './admission.js'
 import { containerSpec } from './container-spec.js'
 import type { TransitionPatch } from './job-repo.js'
 import { JobRepo } from './job-repo.js'
+import { checkPrivileges, type PrivilegePolicy } from './privileges.js'
 import { finalStateFor, isFinal, type JobState } from './job-state.js'
 import type { ContainerLike, ExitStatusLike, ImagesPort, LogsPort, RuntimePort, StdinLike } from './ports.js'
 import type { Job, JobQuery, Page, RunSpec } from './types.js'
@@ -21,6 +22,8 @@ export interface JobServiceDeps {
   log: Logger
   events: EventBus
   limits: AdmissionLimits & { maxQueued: number }
+  /** what jobs may ask for beyond the defaults (absent: nothing) */
+  privileges?: PrivilegePolicy
 }
 
 /** In-memory bookkeeping for a job holding a slot. SQLite is the truth; this is
@@ -97,6 +100,7 @@ export class JobService {
    *  SQLite transaction as the insert, so both rows exist or neither does. */
   submit(spec: RunSpec, opts: { id?: string; also?: (job: Job) => void } = {}): Job {
     if (!this.#accepting) throw new SkiffError('unavailable', 'SHUTTING_DOWN', 'daemon is shutting down')
+    checkPrivileges(spec, this.#d.privileges ?? { allowedCapabilities: [] })
     if (this.#queue.length >= this.#d.limits.maxQueued)
       throw new SkiffError('resource_exhausted', 'QUEUE_FULL', `job queue is full (${this.#d.limits.maxQueued} queued); retry later`)
     const job = this.#d.repo.insert(opts.id ?? ulid(), spec, this.#d.clock.now(), opts.also)

@@ -19,6 +19,9 @@ export interface RunSpec {
   limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
   network: { mode: 'none' | 'host' }
   readonlyRootfs?: boolean
+  /** Capabilities added to / dropped from the default set (normalized: CAP_NET_RAW, or ALL). */
+  capAdd?: string[]
+  capDrop?: string[]
   pull: 'missing' | 'always' | 'never'
 }
 

@@ -15,6 +15,7 @@ export default defineCommand({
     'max-concurrent': { type: 'string', value: 'N', help: 'jobs running at once, the rest queue (SKIFF_MAX_CONCURRENT, default 16)' },
     'max-memory': { type: 'string', value: 'BYTES', help: 'sum of running jobs\' memory limits, 0 = no cap (SKIFF_MAX_MEMORY)' },
     'insecure-registry': { type: 'multi', value: 'HOST[:PORT]', help: 'registry to reach over plain http (SKIFF_INSECURE_REGISTRIES, comma-separated)' },
+    'allow-cap': { type: 'multi', value: 'CAP', help: 'a capability jobs may add beyond the default set, e.g. NET_RAW (SKIFF_ALLOWED_CAPABILITIES, comma-separated)' },
     platform: { type: 'string', value: 'OS/ARCH', help: 'platform of pulled images (SKIFF_PLATFORM, default linux/amd64)' },
     'log-level': { type: 'string', value: 'LEVEL', help: 'trace, debug, info (default), warn, error, fatal, silent (SKIFF_LOG_LEVEL)' },
   },
@@ -30,6 +31,7 @@ export default defineCommand({
       maxConcurrent: f['max-concurrent'] === undefined ? undefined : Number(f['max-concurrent']),
       maxMemory: f['max-memory'] as string | undefined,
       insecureRegistries: f['insecure-registry'] as string[] | undefined,
+      allowedCapabilities: f['allow-cap'] as string[] | undefined,
       platform: f.platform as string | undefined,
       logLevel: f['log-level'] as ConfigInput['logLevel'],
     }

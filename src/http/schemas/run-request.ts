@@ -3,12 +3,15 @@ import { SkiffError } from '../../lib/errors.js'
 import { parseBytes, parseDuration } from '../../lib/units.js'
 import { containerSpec, mergeEnv, type RunSpec } from '../../scheduler/index.js'
 import { parseReference, type ImageRecord } from '../../images/index.js'
-import { execSizeProblem, limitsProblem, type HostFacts } from '../../runtime/index.js'
+import { execSizeProblem, limitsProblem, normalizeCap, type HostFacts } from '../../runtime/index.js'
 
 const envName = z.string().min(1).regex(/^[^=\0]+$/, 'must not contain "=" or NUL')
 const noNul = z.string().regex(/^[^\0]*$/, 'must not contain NUL')
 const size = z.union([z.string().min(1), z.number().int().nonnegative()])
 const duration = z.union([z.string().min(1), z.number().nonnegative()])
+const capList = z
+  .array(z.string().max(64).refine((c) => normalizeCap(c) !== undefined, 'unknown capability (e.g. NET_RAW, CAP_SYS_PTRACE, ALL)'))
+  .max(64)
 
 export const LimitsSchema = z
   .object({
@@ -35,6 +38,8 @@ export const RunRequestSchema = z
     limits: LimitsSchema.optional(),
     network: z.object({ mode: z.enum(['none', 'host']) }).strict().optional(),
     readonlyRootfs: z.boolean().optional(),
+    capAdd: capList.optional().describe('capabilities added to the default set (Podman\'s: no NET_RAW, MKNOD, AUDIT_WRITE); one beyond the default needs the daemon\'s allowedCapabilities, else 403 CAPABILITY_NOT_ALLOWED'),
+    capDrop: capList.optional().describe('capabilities removed from the default set; ALL drops every one'),
     pull: z.enum(['missing', 'always', 'never']).optional(),
   })
   .strict()
@@ -77,6 +82,8 @@ export function toRunSpec(r: RunRequest): RunSpec {
     limits,
     network: { mode: r.network?.mode ?? 'none' },
     ...(r.readonlyRootfs ? { readonlyRootfs: true } : {}),
+    ...(r.capAdd?.length ? { capAdd: [...new Set(r.capAdd.map((c) => normalizeCap(c)!))] } : {}),
+    ...(r.capDrop?.length ? { capDrop: [...new Set(r.capDrop.map((c) => normalizeCap(c)!))] } : {}),
     pull: r.pull ?? 'missing',
   }
 }
