@@ -9,7 +9,7 @@ import { createLogger, type Logger } from './lib/log.js'
 import { TokenFile } from './lib/token.js'
 import { createLogStore } from './logs/index.js'
 import { createRuntime, probeHostFacts } from './runtime/index.js'
-import { JobRepo, JobService } from './scheduler/index.js'
+import { JobRepo, JobService, ScheduleRepo, ScheduleService, schedulerPort, type CrashPoint } from './scheduler/index.js'
 import { createApp } from './http/app.js'
 import { Metrics } from './http/metrics.js'
 import { listen, type Listeners } from './http/server.js'
@@ -51,6 +51,10 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
     limits: { maxConcurrent: config.maxConcurrent, maxMemory: config.maxMemory, maxQueued: config.maxQueued },
     privileges: { allowedCapabilities: config.allowedCapabilities },
   })
+  const schedules = new ScheduleService({
+    repo: new ScheduleRepo(db), jobs: schedulerPort(jobs, realClock), clock: realClock, log, events,
+    crash: crashHook(process.env.SKIFF_TEST_CRASH_AT, log),
+  })
   const metrics = new Metrics({ jobsByState: () => repo.countByState(), queueDepth: () => jobs.queueDepth, running: () => jobs.runningCount })
   events.on('job.final', (j) => {
     metrics.jobsFinished.inc({ state: j.state })
@@ -71,9 +75,11 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
     },
   }
   const app = createApp({
-    jobs, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), bodyLimit: config.bodyLimit, logRoutes: logDeps, host: probeHostFacts(),
+    jobs, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), bodyLimit: config.bodyLimit, logRoutes: logDeps, host: probeHostFacts(), schedules,
   })
   await jobs.start()
+  // after the jobs' reconciliation: forbid/replace see the runs that survived
+  schedules.start()
   const listeners = await listen(app, {
     socket: config.socket || undefined,
     listen: config.listen || undefined,
@@ -93,6 +99,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
     async stop() {
       if (stopped) return
       stopped = true
+      schedules.stop()
       await jobs.stop()
       await listeners.close()
       runtime.close()
@@ -103,3 +110,19 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
     },
   }
 }
+
+/** Test-only: SKIFF_TEST_CRASH_AT=<point>[:<n>] kills this daemon with SIGKILL
+ *  the n-th time (default 1st) the schedule fire path reaches <point> (one of
+ *  CrashPoint: fire:before-tx, fire:in-tx, fire:after-tx, miss:before-tx), so
+ *  the crash tests can hit a precise point instead of hoping a kill -9 lands there. */
+function crashHook(spec: string | undefined, log: Logger): ((p: CrashPoint) => void) | undefined {
+  if (!spec) return undefined
+  const m = /^(.*?)(?::(\d+))?$/.exec(spec)!
+  const point = m[1]
+  let left = Number(m[2] ?? 1) || 1
+  log.warn({ point, n: left }, 'SKIFF_TEST_CRASH_AT is set: this daemon will kill itself (tests only)')
+  return (p) => {
+    if (p === point && --left === 0) process.kill(process.pid, 'SIGKILL')
+  }
+}
+

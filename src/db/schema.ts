@@ -60,6 +60,7 @@ export const jobs = sqliteTable('jobs', {
 }, (t) => [
   index('jobs_state').on(t.state),
   uniqueIndex('jobs_name').on(t.name).where(sql`name IS NOT NULL`),
+  index('jobs_schedule').on(t.scheduleId).where(sql`schedule_id IS NOT NULL`),
 ])
 
 export const jobEvents = sqliteTable('job_events', {
@@ -69,6 +70,40 @@ export const jobEvents = sqliteTable('job_events', {
   time: integer('time', { mode: 'timestamp_ms' }).notNull(),
   detail: text('detail'),
 }, (t) => [index('job_events_job').on(t.jobId)])
+
+// ---- schedules ---------------------------------------------------------------
+/** A cron trigger. `cursor` is the newest tick already handled (run, missed or
+ *  skipped): ticks at or before it never fire again, whatever the clock says. */
+export const schedules = sqliteTable('schedules', {
+  id: text('id').primaryKey(), // ULID; a schedule re-created under the same name is a new one
+  name: text('name').notNull(),
+  spec: text('spec').notNull(), // JSON: cron, timezone, concurrency, deadlines, catch-up, history, jitter
+  job: text('job').notNull(), // JSON RunSpec every run starts from
+  jobRequest: text('job_request').notNull(), // the job as the user sent it (shown back by GET)
+  suspended: integer('suspended', { mode: 'boolean' }).notNull().default(false),
+  cursor: integer('cursor', { mode: 'timestamp_ms' }).notNull(),
+  missedTotal: integer('missed_total').notNull().default(0),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+}, (t) => [uniqueIndex('schedules_name').on(t.name)])
+
+/** One row per handled tick. The unique key is the exactly-once guarantee: the
+ *  row of a run is inserted in the transaction that inserts its job (whose id is
+ *  derived from the same pair), so a tick has one run or none, never two. Manual
+ *  triggers are outside the key: they are not ticks of the spec. */
+export const scheduleTicks = sqliteTable('schedule_ticks', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  scheduleId: text('schedule_id').notNull().references(() => schedules.id, { onDelete: 'cascade' }),
+  scheduledTime: integer('scheduled_time', { mode: 'timestamp_ms' }).notNull(),
+  trigger: text('trigger').notNull(), // schedule | catch-up | manual
+  outcome: text('outcome').notNull(), // run | missed | skipped
+  reason: text('reason'), // missed: deadline | catch-up | max-catch-up | queue-full; skipped: forbidden
+  jobId: text('job_id'),
+  recordedAt: integer('recorded_at', { mode: 'timestamp_ms' }).notNull(),
+}, (t) => [
+  uniqueIndex('schedule_ticks_tick').on(t.scheduleId, t.scheduledTime).where(sql`"trigger" <> 'manual'`),
+  index('schedule_ticks_schedule').on(t.scheduleId, t.id),
+])
 
 // ---- daemon settings (token hash etc.) --------------------------------------
 export const settings = sqliteTable('settings', {

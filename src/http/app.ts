@@ -8,6 +8,7 @@ import { auth } from './middleware/auth.js'
 import { imagesRoutes } from './routes/images.js'
 import { jobsRoutes } from './routes/jobs.js'
 import { logsRoutes } from './routes/logs.js'
+import { schedulesRoutes } from './routes/schedules.js'
 import { systemRoutes } from './routes/system.js'
 
 export const VERSION = '0.1.0'
@@ -39,6 +40,7 @@ export function createApp(d: ApiDeps, extra: Hono[] = []) {
   app.route('/', jobsRoutes(d))
   app.route('/', imagesRoutes(d))
   if (d.logRoutes) app.route('/', logsRoutes(d.logRoutes))
+  if (d.schedules) app.route('/', schedulesRoutes({ schedules: d.schedules }))
   for (const r of extra) app.route('/', r)
   return app
 }

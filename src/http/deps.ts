@@ -1,6 +1,6 @@
 import type { EventBus } from '../events.js'
 import type { Logger } from '../lib/log.js'
-import type { JobService } from '../scheduler/index.js'
+import type { JobService, ScheduleService } from '../scheduler/index.js'
 import type { ImagesApi } from './ports.js'
 import type { Metrics } from './metrics.js'
 import type { LogsApi } from './ports.js'
@@ -21,4 +21,6 @@ export interface ApiDeps {
   host?: HostFacts
   /** GET /jobs/:id/logs (mounted when given; the WebSocket routes share these deps). */
   logRoutes?: LogsRouteDeps
+  /** /schedules (mounted when given). */
+  schedules?: ScheduleService
 }

@@ -3,6 +3,7 @@ import { ErrorSchema } from './schemas/common.js'
 import { ExecSchema, JobViewSchema, KillSchema, RunResultSchema } from './schemas/job.js'
 import { ImageViewSchema, PullSchema } from './schemas/image.js'
 import { RunRequestSchema } from './schemas/run-request.js'
+import { SchedulePatchSchema, ScheduleRequestSchema, ScheduleSummarySchema, ScheduleViewSchema } from './schemas/schedule.js'
 import { WS_ROUTES } from './routes/logs-ws.js'
 
 /** One operation of the API. Adding a route? Add its Op here too:
@@ -44,6 +45,12 @@ export const OPERATIONS: Op[] = [
   { method: 'post', path: '/images/load', summary: 'Load a docker-save or OCI-layout tar (optionally gzip)', ok: [201, z.object({ items: z.array(ImageViewSchema) })], errors: [400] },
   { method: 'post', path: '/images/import', summary: 'Import a rootfs tarball as a one-layer image', query: { ref: 'reference to tag it with' }, ok: [201, ImageViewSchema], errors: [400] },
   { method: 'get', path: '/images/save', summary: 'Export images as a docker-save tar', query: { ref: 'reference (repeatable)' }, ok: [200, null, 'application/x-tar'], errors: [404] },
+  { method: 'post', path: '/schedules', summary: 'Create a cron schedule: every tick starts one run of `job` (exactly once per tick, across restarts)', body: ScheduleRequestSchema, ok: [201, ScheduleViewSchema], errors: [400, 401, 409, 413] },
+  { method: 'get', path: '/schedules', summary: 'List schedules with their next fire time', ok: [200, z.object({ items: z.array(ScheduleSummarySchema) })] },
+  { method: 'get', path: '/schedules/{name}', summary: 'Inspect a schedule: the next 5 fire times, recent runs with their state, missed and skipped ticks', query: { runs: 'how many recent runs (default 20, max 1000)', misses: 'how many recent misses (default 20, max 1000)' }, ok: [200, ScheduleViewSchema], errors: [404] },
+  { method: 'patch', path: '/schedules/{name}', summary: 'Change a schedule (suspend/resume, spec, job); a new cron, zone or jitter and a resume count from now', body: SchedulePatchSchema, ok: [200, ScheduleViewSchema], errors: [400, 404] },
+  { method: 'delete', path: '/schedules/{name}', summary: 'Delete a schedule, its tick history and its runs (with their logs)', query: { force: 'also when runs are active: kill them first' }, ok: [204, null], errors: [404, 409] },
+  { method: 'post', path: '/schedules/{name}/trigger', summary: 'Start a run now, recorded as a manual run (the concurrency policy does not apply)', ok: [201, JobViewSchema], errors: [404, 503] },
   { method: 'get', path: '/healthz', summary: 'Liveness (no auth)', ok: [200, z.object({ ok: z.boolean() })] },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', ok: [200, null, 'text/plain; version=0.0.4'] },
   { method: 'get', path: '/openapi.json', summary: 'This document', ok: [200, null, 'application/json (OpenAPI 3.1)'] },

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest'
+import { useBusyboxDaemon } from '../../helpers/daemon.js'
+import { cronAt, FINAL, roomInMinute, until, view } from './helpers.js'
+
+// Schedules on a real daemon: real crun, real SQLite, the real clock. Every
+// assertion is on the ticks the daemon recorded, never on a sleep having been
+// long enough (CI may be 3x slower): a slow machine records the same ticks later.
+const daemon = useBusyboxDaemon({ maxConcurrent: 8 })
+
+describe('schedules on a real daemon', () => {
+  it('an every-second schedule over 5 s: 5 ± 1 runs, each labeled with its scheduled time, each with its logs', async () => {
+    const d = daemon()
+    const c = await d.api('POST', '/schedules', {
+      name: 'every-second', cron: '* * * * * *', history: { success: 100, failed: 100 },
+      job: { image: 'busybox', cmd: 'echo "tick $SKIFF_SCHEDULED_TIME"' },
+    })
+    expect(c.status, c.text).toBe(201)
+    const first = await until('a first run', () => view(d, 'every-second'), (v) => v.runs.length > 0)
+    const w0 = Date.parse(first.runs[first.runs.length - 1]!.scheduled_time)
+    // Until the daemon has handled every tick of the window [w0, w0 + 5 s).
+    await until('5 s of ticks handled', () => view(d, 'every-second'), (v) => Date.parse(v.last_tick) >= w0 + 5000)
+    expect((await d.api('PATCH', '/schedules/every-second', { suspend: true })).status).toBe(200)
+    const v = await until('the runs to end', () => view(d, 'every-second'), (x) => x.runs.every((r) => FINAL.has(r.state)))
+    const inWindow = v.runs.filter((r) => Date.parse(r.scheduled_time) >= w0 && Date.parse(r.scheduled_time) < w0 + 5000)
+    expect(inWindow.length).toBeGreaterThanOrEqual(4)
+    expect(inWindow.length).toBeLessThanOrEqual(6)
+    expect(new Set(inWindow.map((r) => r.scheduled_time)).size).toBe(inWindow.length)
+    for (const r of inWindow) {
+      const job = (await d.api('GET', `/jobs/${r.id}`)).json
+      expect(job).toMatchObject({ state: 'exited', exitCode: 0, labels: { 'skiff.schedule': 'every-second', 'skiff.scheduled-time': r.scheduled_time, 'skiff.trigger': 'schedule' } })
+      expect((await d.api('GET', `/jobs/${r.id}/logs`)).text).toBe(`tick ${r.scheduled_time}\n`)
+    }
+    expect((await d.api('DELETE', '/schedules/every-second')).status).toBe(204)
+  })
+
+  it('forbid with a job sleeping 3 s on a 1-s schedule never has two runs active, and records the skipped ticks', async () => {
+    const d = daemon()
+    expect((await d.api('POST', '/schedules', { name: 'forbid', cron: '* * * * * *', concurrency: 'forbid', history: { success: 100 }, job: { image: 'busybox', cmd: ['sleep', '3'] } })).status).toBe(201)
+    let maxActive = 0
+    const v = await until('two runs of the forbid schedule to end', () => view(d, 'forbid'), (x) => {
+      maxActive = Math.max(maxActive, x.active.length)
+      return x.runs.filter((r) => FINAL.has(r.state)).length >= 2
+    }, 90_000)
+    await d.api('PATCH', '/schedules/forbid', { suspend: true })
+    expect(maxActive).toBe(1)
+    const done = v.runs.filter((r) => r.finished_at).sort((a, b) => a.started_at!.localeCompare(b.started_at!))
+    for (let k = 1; k < done.length; k++) expect(Date.parse(done[k]!.started_at!)).toBeGreaterThanOrEqual(Date.parse(done[k - 1]!.finished_at!))
+    expect(v.misses.filter((m) => m.outcome === 'skipped' && m.reason === 'forbidden').length).toBeGreaterThanOrEqual(2)
+    await d.api('DELETE', '/schedules/forbid?force=true')
+  })
+
+  it('replace stops the old run (SIGTERM) when the next tick comes', async () => {
+    const d = daemon()
+    const job = { image: 'busybox', cmd: ['sh', '-c', 'trap "exit 7" TERM; sleep 60 & wait'] }
+    expect((await d.api('POST', '/schedules', { name: 'replace', cron: '*/2 * * * * *', concurrency: 'replace', history: { success: 100, failed: 100 }, job })).status).toBe(201)
+    const v = await until('a replaced run', () => view(d, 'replace'), (x) => x.runs.some((r) => r.state === 'killed'), 90_000)
+    await d.api('PATCH', '/schedules/replace', { suspend: true })
+    const killed = v.runs.find((r) => r.state === 'killed')!
+    expect(killed.exit_code).toBe(7) // its TERM trap ran: SIGTERM came first, no SIGKILL was needed
+    const newer = v.runs.filter((r) => r.scheduled_time > killed.scheduled_time)
+    expect(newer.length).toBeGreaterThanOrEqual(1)
+    expect((await d.api('DELETE', '/schedules/replace?force=true')).status).toBe(204)
+  })
+
+  it('a manual trigger runs now, recorded as manual', async () => {
+    const d = daemon()
+    expect((await d.api('POST', '/schedules', { name: 'yearly', cron: '@yearly', job: { image: 'busybox', cmd: ['echo', 'manual'] } })).status).toBe(201)
+    const t = await d.api('POST', '/schedules/yearly/trigger')
+    expect(t.status, t.text).toBe(201)
+    const done = (await d.api('POST', `/jobs/${t.json.id}/wait`)).json
+    expect(done).toMatchObject({ state: 'exited', stdout: 'manual\n', labels: { 'skiff.trigger': 'manual', 'skiff.schedule': 'yearly' } })
+    expect((await view(d, 'yearly')).runs.map((r) => r.trigger)).toEqual(['manual'])
+    await d.api('DELETE', '/schedules/yearly')
+  })
+
+  it('daemon down for 3 ticks: once + covering deadline → one catch-up; short deadline → none, 3 misses; all + max_catch_up 2 after 5 → 2 runs, 3 misses', async () => {
+    const d = daemon()
+    await roomInMinute(25_000)
+    const s0 = Math.ceil(Date.now() / 1000) * 1000 + 4000
+    // 3 s apart: the kill -9 lands between the first (live) tick and the second even on a slow machine
+    const four = [0, 3, 6, 9].map((k) => s0 + k * 1000) // the first fires live, 3 while the daemon is down
+    const six = [0, 3, 6, 9, 12, 15].map((k) => s0 + k * 1000) // the first live, 5 while down
+    const job = { image: 'busybox', cmd: ['echo', 'caught up'] }
+    for (const [name, cron, extra] of [
+      ['once-covering', cronAt(four), { catch_up: 'once', starting_deadline: '10m' }],
+      ['once-short', cronAt(four), { catch_up: 'once', starting_deadline: '1s' }],
+      ['all-2', cronAt(six), { catch_up: 'all', max_catch_up: 2 }],
+    ] as const) expect((await d.api('POST', '/schedules', { name, cron, job, ...extra })).status).toBe(201)
+    for (const name of ['once-covering', 'once-short', 'all-2']) await until(`${name}: its live tick`, () => view(d, name), (v) => v.runs.length === 1, 30_000)
+    await d.kill9()
+    // Down until well after the last tick (+2 s: past the short deadline even on a fast restart).
+    while (Date.now() < six[5]! + 2000) await new Promise((r) => setTimeout(r, 100))
+    await d.restart()
+    const get = async (name: string) => until(`${name}: runs ended`, () => view(d, name), (v) => Date.parse(v.last_tick) >= (name === 'all-2' ? six[5]! : four[3]!) && v.runs.every((r) => FINAL.has(r.state)))
+    const iso = (t: number) => new Date(t).toISOString()
+
+    const covering = await get('once-covering')
+    expect(covering.runs.map((r) => [r.scheduled_time, r.trigger]).reverse()).toEqual([[iso(four[0]!), 'schedule'], [iso(four[3]!), 'catch-up']])
+    expect(covering.misses.map((m) => m.scheduled_time).reverse()).toEqual([iso(four[1]!), iso(four[2]!)])
+
+    const short = await get('once-short')
+    expect(short.runs.map((r) => r.trigger)).toEqual(['schedule'])
+    expect(short.misses.map((m) => [m.scheduled_time, m.reason]).reverse()).toEqual(four.slice(1).map((t) => [iso(t), 'deadline']))
+
+    const all = await get('all-2')
+    expect(all.runs.map((r) => [r.scheduled_time, r.trigger]).reverse()).toEqual([[iso(six[0]!), 'schedule'], [iso(six[1]!), 'catch-up'], [iso(six[2]!), 'catch-up']])
+    expect(all.misses.map((m) => [m.scheduled_time, m.reason]).reverse()).toEqual(six.slice(3).map((t) => [iso(t), 'max-catch-up']))
+    for (const name of ['once-covering', 'once-short', 'all-2']) await d.api('DELETE', `/schedules/${name}`)
+  }, 120_000)
+})
