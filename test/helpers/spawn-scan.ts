@@ -140,6 +140,8 @@ export function scanSource(file: string, text: string): Site[] {
     for (const m of text.matchAll(new RegExp(`(?<![.\\w$])${name}\\(`, 'g'))) {
       const at = m.index! + m[0].length
       const i = skipWs(text, at)
+      // a method of the same name being defined (`async exec(id: string, …) {`), not a call
+      if (/^\w+\??\s*:/.test(text.slice(i, i + 80)) || /(async|function)\s+$/.test(text.slice(Math.max(0, m.index! - 10), m.index!))) continue
       if (kind === 'shell') {
         if (isQuote(text[i])) addScript(readLiteral(text, i).text, i)
         else sites.push({ file, line: lineOf(i), expr: `shell: ${readExpr(text, i).text}` })
@@ -171,6 +173,7 @@ export function scanSource(file: string, text: string): Site[] {
           const c = els.indexOf('-c')
           const script = els[c + 1]
           if (c >= 0 && typeof script === 'string') addScript(script, i)
+          else if (c >= 0 && script) sites.push({ file, line: lineOf(i), expr: `${arg.text} -c ${script.expr}` })
         }
       } else sites.push({ file, line: lineOf(i), expr: arg ? arg.text : readExpr(text, i).text })
     }
