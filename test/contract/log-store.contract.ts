@@ -134,7 +134,7 @@ export function logStoreContract(name: string, make: Make) {
   })
 }
 
-export async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+export async function waitFor(cond: () => boolean, ms = 30_000): Promise<void> {
   const t0 = Date.now()
   while (!cond()) {
     if (Date.now() - t0 > ms) throw new Error('waitFor: timed out')

@@ -173,7 +173,7 @@ export function scanSource(file: string, text: string): Site[] {
           const c = els.indexOf('-c')
           const script = els[c + 1]
           if (c >= 0 && typeof script === 'string') addScript(script, i)
-          else if (c >= 0 && script) sites.push({ file, line: lineOf(i), expr: `${arg.text} -c ${script.expr}` })
+          else if (c >= 0 && script && typeof script !== 'string') sites.push({ file, line: lineOf(i), expr: `${arg.text} -c ${script.expr}` })
         }
       } else sites.push({ file, line: lineOf(i), expr: arg ? arg.text : readExpr(text, i).text })
     }

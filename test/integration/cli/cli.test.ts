@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { PACKAGE_ROOT } from '../../../src/lib/paths.js'
 import { useBusyboxDaemon, type TestDaemon } from '../../helpers/daemon.js'
+import { waitFor } from '../../helpers/wait.js'
 
 // The `skiff` CLI as users run it, against a real daemon over its unix socket.
 const daemon = useBusyboxDaemon()
@@ -12,7 +13,7 @@ beforeAll(() => {
   d = daemon()
 })
 
-function skiff(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function skiff(args: string[], opts: { input?: string; env?: Record<string, string>; onStdout?: (all: string) => void } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const c = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/skiff.js'), ...args], {
       env: { ...process.env, SKIFF_SOCKET: d.socket, SKIFF_HOST: '', SKIFF_FROM_SOURCE: '1', ...opts.env },
@@ -20,7 +21,10 @@ function skiff(args: string[], opts: { input?: string; env?: Record<string, stri
     })
     let stdout = ''
     let stderr = ''
-    c.stdout.on('data', (b) => (stdout += b))
+    c.stdout.on('data', (b) => {
+      stdout += b
+      opts.onStdout?.(stdout)
+    })
     c.stderr.on('data', (b) => (stderr += b))
     c.stdin.end(opts.input ?? '')
     c.on('close', (code) => resolve({ code, stdout, stderr }))
@@ -42,25 +46,30 @@ describe('skiff CLI', () => {
 
   it('attach to a job started with run -d -i: input in, output out, exit code back', async () => {
     const id = (await skiff(['run', '-d', '-i', 'busybox', 'sh', '-c', 'echo ready; while read -r l; do echo "got $l"; done; exit 7'])).stdout.trim()
-    for (let i = 0; i < 100 && (await d.api('GET', `/jobs/${id}`)).json.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 20))
-    await new Promise((r) => setTimeout(r, 200))
+    await waitFor('the job running', async () => (await d.api('GET', `/jobs/${id}`)).json.state === 'running')
     const r = await skiff(['attach', '--logs', id], { input: 'x\ny\n' })
     expect(r).toMatchObject({ code: 7, stdout: 'ready\ngot x\ngot y\n' })
-    // a job without -i: attach follows its output from now on and returns its exit code
-    const plain = (await skiff(['run', '-d', 'busybox', 'sh', '-c', 'echo early; while [ ! -f /tmp/go ]; do usleep 20000; done; echo late; exit 2'])).stdout.trim()
-    for (let i = 0; i < 100 && !(await d.api('GET', `/jobs/${plain}/logs`)).text; i++) await new Promise((r) => setTimeout(r, 20))
-    const attached = skiff(['attach', plain])
-    await new Promise((r) => setTimeout(r, 2500)) // the CLI's own start (tsx) can take a while under load
+    // a job without -i: attach follows its output from now on and returns its exit code. The
+    // job prints "late" from /tmp/go on until /tmp/stop: however long the CLI takes to attach,
+    // it sees some of them, and never the "early" written before it came.
+    const plain = (await skiff(['run', '-d', 'busybox', 'sh', '-c', 'echo early; while [ ! -f /tmp/go ]; do usleep 20000; done; while [ ! -f /tmp/stop ]; do echo late; usleep 20000; done; exit 2'])).stdout.trim()
+    await waitFor('the early line', async () => (await d.api('GET', `/jobs/${plain}/logs`)).text === 'early\n')
+    let sawLate!: () => void
+    const late = new Promise<void>((r) => (sawLate = r))
+    const attached = skiff(['attach', plain], { onStdout: (out) => out.includes('late\n') && sawLate() })
     await d.api('POST', `/jobs/${plain}/exec`, { cmd: ['touch', '/tmp/go'] })
-    expect(await attached).toMatchObject({ code: 2, stdout: 'late\n' })
+    await late
+    await d.api('POST', `/jobs/${plain}/exec`, { cmd: ['touch', '/tmp/stop'] })
+    const a = await attached
+    expect(a.code).toBe(2)
+    expect(a.stdout).toMatch(/^(late\n)+$/)
   })
 
   it('run -d, ps, logs, inspect, exec, kill, wait, rm', async () => {
     const id = (await skiff(['run', '-d', '--name', 'cli-svc', '-e', 'GREETING=hey', 'busybox', 'sh', '-c', 'echo $GREETING; sleep 30'])).stdout.trim()
     expect(id).toMatch(/^[0-9A-Z]{26}$/)
-    for (let i = 0; i < 100 && (await d.api('GET', `/jobs/${id}`)).json.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 20))
+    await waitFor('the job\'s first line', async () => (await d.api('GET', `/jobs/${id}/logs`)).text === 'hey\n')
     expect((await skiff(['ps'])).stdout).toMatch(/cli-svc/)
-    await new Promise((r) => setTimeout(r, 200))
     expect((await skiff(['logs', 'cli-svc'])).stdout).toBe('hey\n')
     const ex = await skiff(['exec', 'cli-svc', 'hostname'])
     expect(ex.code).toBe(0)

@@ -1,6 +1,7 @@
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { importBusybox, removeDataDir, startDaemon, type TestDaemon } from '../../helpers/daemon.js'
+import { waitFor } from '../../helpers/wait.js'
 
 // A real daemon process: real crun via conmon, real overlayfs, SQLite on disk,
 // unix socket and loopback TCP.
@@ -51,14 +52,13 @@ describe('POST /run end to end', () => {
     expect(r.json).toMatchObject({ state: 'exited', exitCode: 3, stderr: 'oops\n' })
     // pid 1 ignores its own signals, so the kill comes from outside, as a user's would
     const s = await d.api('POST', '/run', { image: 'busybox', cmd: ['sleep', '100'] })
-    for (let i = 0; i < 100 && (await d.api('GET', `/jobs/${s.json.id}`)).json.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 20))
+    await waitFor('the job running', async () => (await d.api('GET', `/jobs/${s.json.id}`)).json.state === 'running')
     expect((await d.api('POST', `/jobs/${s.json.id}/kill`, { signal: 'SIGKILL' })).status).toBe(202)
     const k = await d.api('POST', `/jobs/${s.json.id}/wait`)
     expect(k.json).toMatchObject({ state: 'killed', exitCode: null, signal: 'SIGKILL' })
     // as pid 1 the job only dies of SIGTERM if it handles it (docker's behaviour without --init)
-    const t = await d.api('POST', '/run', { image: 'busybox', cmd: 'trap "exit 42" TERM; while true; do sleep 0.05; done' })
-    for (let i = 0; i < 100 && (await d.api('GET', `/jobs/${t.json.id}`)).json.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 20))
-    await new Promise((r) => setTimeout(r, 100))
+    const t = await d.api('POST', '/run', { image: 'busybox', cmd: 'trap "exit 42" TERM; echo trapped; while true; do sleep 0.05; done' })
+    await waitFor('the trap installed', async () => (await d.api('GET', `/jobs/${t.json.id}/logs`)).text === 'trapped\n')
     await d.api('POST', `/jobs/${t.json.id}/kill`, { signal: 'TERM' })
     expect((await d.api('POST', `/jobs/${t.json.id}/wait?timeout=10s`)).json).toMatchObject({ state: 'killed', exitCode: 42 })
   })
@@ -109,18 +109,19 @@ describe('POST /run end to end', () => {
 describe('kill -9 of the daemon', () => {
   it('loses no job: running ones are re-adopted and end truthfully', async () => {
     const ids: string[] = []
+    // each held until released by a file (exec after the restart): running across the kill, however slow the machine
     for (let i = 0; i < 5; i++) {
-      const r = await d.api('POST', '/run', { image: 'busybox', cmd: `sleep 2; exit ${i}` })
+      const r = await d.api('POST', '/run', { image: 'busybox', cmd: `echo up; while [ ! -f /tmp/go ]; do usleep 10000; done; exit ${i}` })
       ids.push(r.json.id)
     }
     const queued = (await d.api('POST', '/run', { image: 'busybox', cmd: 'exit 7' })).json.id as string
-    for (let t = 0; t < 100; t++) {
-      const states = await Promise.all(ids.map((id) => d.api('GET', `/jobs/${id}`).then((r) => r.json.state)))
-      if (states.every((s) => s === 'running')) break
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    await waitFor('all five jobs running', async () => {
+      const logs = await Promise.all(ids.map((id) => d.api('GET', `/jobs/${id}/logs`).then((r) => r.text)))
+      return logs.every((l) => l === 'up\n')
+    })
     await d.kill9()
     await d.restart()
+    for (const id of ids) expect((await d.api('POST', `/jobs/${id}/exec`, { cmd: ['touch', '/tmp/go'] })).status).toBe(200)
     for (const [i, id] of ids.entries()) {
       const j = (await d.api('POST', `/jobs/${id}/wait?timeout=40s`)).json
       const events = (await d.api('GET', `/jobs/${id}/events`)).json

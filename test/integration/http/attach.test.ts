@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { useBusyboxDaemon, type TestDaemon } from '../../helpers/daemon.js'
+import { waitFor } from '../../helpers/wait.js'
 
 // Interactive jobs through a real daemon: stdin over the WebSocket /jobs/:id/attach
 // and POST /jobs/:id/stdin, into conmon's attach socket of a real crun container.
@@ -69,7 +70,9 @@ describe('interactive jobs: stdin attach', () => {
 
   it('the job waits for input: nothing ends it until stdin closes', async () => {
     const job = await run({ cmd: 'read -r x; echo "read $x"' })
-    await new Promise((r) => setTimeout(r, 500))
+    await waitFor('the job running', async () => (await d.api('GET', `/jobs/${job.id}`)).json.state === 'running')
+    // and still running a while later: nothing but stdin ends it
+    await new Promise((r) => setTimeout(r, 300))
     expect((await d.api('GET', `/jobs/${job.id}`)).json.state).toBe('running')
     const a = await attach(job.id)
     a.ws.send(JSON.stringify({ stdin: 'late\n' }))
@@ -102,7 +105,7 @@ describe('interactive jobs: stdin attach', () => {
   })
 
   it('refuses what cannot work: 409 for a job without open stdin or one that ended, 404 for no job; bad messages get an error, not a close', async () => {
-    const plain = (await d.api('POST', '/run', { image: 'busybox', cmd: ['sleep', '5'] })).json
+    const plain = (await d.api('POST', '/run', { image: 'busybox', cmd: ['sleep', '100'] })).json
     await expect(attach(plain.id)).rejects.toMatchObject({ status: 409, body: { error: { code: 'STDIN_NOT_OPEN' } } })
     const p = await d.raw('POST', `/jobs/${plain.id}/stdin`, { body: 'x' })
     expect(p.statusCode).toBe(409)
@@ -131,9 +134,9 @@ describe('interactive jobs: stdin attach', () => {
     const a = await attach(job.id, '?logs=true')
     const b = await attach(job.id, '?logs=true')
     a.ws.send(Buffer.from('from a\n'))
-    await new Promise((r) => setTimeout(r, 200))
+    await waitFor('a\'s line answered', () => b.out() === 'got from a\n')
     b.ws.send(Buffer.from('from b\n'))
-    await new Promise((r) => setTimeout(r, 200))
+    await waitFor('b\'s line answered', () => a.out() === 'got from a\ngot from b\n')
     b.ws.send(JSON.stringify({ eof: true }))
     const [ea, eb] = await Promise.all([a.exit, b.exit])
     expect(ea).toMatchObject({ exitCode: 0 })

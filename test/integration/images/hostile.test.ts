@@ -212,18 +212,37 @@ describe('cancellation', () => {
   it('aborting a pull mid-download rejects with ABORTED after rolling back everything', async () => {
     const f2 = await fixtures()
     const stalled = f2.multi.layers[1]!
+    let stalledBegun = false
+    let check = () => {}
     const fake = await fakeRegistry({ multi: f2.multi }, (req, res) => {
       if (!req.url!.endsWith(stalled.digest)) return false
       res.writeHead(200, { 'content-length': stalled.blob.length })
-      res.write(stalled.blob.subarray(0, 100))
+      res.write(stalled.blob.subarray(0, 100), () => {
+        stalledBegun = true
+        check()
+      })
       return true
     })
     await withFake(fake, async () => {
       const t = tmpService()
       try {
         const ac = new AbortController()
-        const p = t.svc.pull(`${fake.host}/x/multi`, { signal: ac.signal })
-        await new Promise((r) => setTimeout(r, 300))
+        // abort once the other layers are in and the stalled one has begun: the event, not a time
+        const done = new Set<string>()
+        let ready!: () => void
+        const inFlight = new Promise<void>((r) => (ready = r))
+        check = () => {
+          if (stalledBegun && done.size === f2.multi.layers.length - 1) ready()
+        }
+        const p = t.svc.pull(`${fake.host}/x/multi`, {
+          signal: ac.signal,
+          onProgress: (pr) => {
+            if (pr.state === 'done') done.add(pr.layer)
+            check()
+          },
+        })
+        p.catch(() => {})
+        await inFlight
         ac.abort()
         await expect(p).rejects.toMatchObject({ code: 'ABORTED' })
         expect(await t.counts()).toEqual(EMPTY) // the other two layers were unpacked, then rolled back

@@ -15,6 +15,7 @@ import { silentLogger } from '../../../src/lib/log.js'
 import { JobRepo } from '../../../src/scheduler/job-repo.js'
 import { JobService } from '../../../src/scheduler/jobs.js'
 import { FakeRuntime, fakeImage } from '../../helpers/fakes.js'
+import { waitFor } from '../../helpers/wait.js'
 
 // The HTTP layer over real sockets (unix + loopback TCP) with the real scheduler
 // and SQLite; only the container runtime and registry are fakes here (unit
@@ -179,7 +180,7 @@ describe('jobs', () => {
   })
   it('refuses to delete a running job without force, then kills it with force', async () => {
     const { json: job } = await viaUnix('POST', '/run', { image: 'x', cmd: ['sleep'] })
-    await new Promise((r) => setTimeout(r, 30))
+    await waitFor('the job running', async () => (await viaUnix('GET', `/jobs/${job.id}`)).json.state === 'running')
     expect((await viaUnix('DELETE', `/jobs/${job.id}`)).status).toBe(409)
     expect((await viaUnix('DELETE', `/jobs/${job.id}?force=true`)).status).toBe(204)
     expect((await viaUnix('GET', `/jobs/${job.id}`)).status).toBe(404)

@@ -12,6 +12,7 @@ import { JobService } from '../../../src/scheduler/jobs.js'
 import type { RuntimePort } from '../../../src/scheduler/ports.js'
 import { FakeRuntime, fakeImage } from '../../helpers/fakes.js'
 import type { RunSpec } from '../../../src/scheduler/types.js'
+import { waitFor } from '../../helpers/wait.js'
 
 // The runtime is faked here (no root, no crun in unit tests); the same service
 // runs against real crun in test/integration/.
@@ -73,8 +74,7 @@ describe('JobService', () => {
     await svc.start()
     const running = svc.submit(spec())
     const queued = svc.submit(spec())
-    await new Promise((r) => setTimeout(r, 20))
-    expect(svc.get(running.id)!.state).toBe('running')
+    await waitFor('the first job running', () => svc.get(running.id)!.state === 'running')
     await svc.kill(queued.id)
     expect(svc.get(queued.id)!.state).toBe('killed')
     await svc.kill(running.id, 'SIGTERM')
@@ -88,7 +88,7 @@ describe('JobService', () => {
     await svc.start()
     const j = svc.submit(spec({ name: 'web' }))
     expect(() => svc.submit(spec({ name: 'web' }))).toThrow(expect.objectContaining({ code: 'NAME_IN_USE' }))
-    await new Promise((r) => setTimeout(r, 20))
+    await waitFor('the job running', () => svc.get(j.id)!.state === 'running')
     await expect(svc.remove('web')).rejects.toMatchObject({ code: 'JOB_RUNNING' })
     await svc.remove('web', { force: true })
     expect(svc.get(j.id)).toBeUndefined()
