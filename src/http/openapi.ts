@@ -53,8 +53,9 @@ export const OPERATIONS: Op[] = [
   { method: 'post', path: '/schedules/{name}/trigger', summary: 'Start a run now, recorded as a manual run (the concurrency policy does not apply)', ok: [201, JobViewSchema], errors: [404, 503] },
   { method: 'get', path: '/healthz', summary: 'Liveness (no auth)', ok: [200, z.object({ ok: z.boolean() })] },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', ok: [200, null, 'text/plain; version=0.0.4'] },
-  { method: 'get', path: '/openapi.json', summary: 'This document', ok: [200, null, 'application/json (OpenAPI 3.1)'] },
-  { method: 'get', path: '/docs', summary: 'Swagger UI for this document', ok: [200, null, 'text/html'] },
+  { method: 'get', path: '/openapi.json', summary: 'This document (no auth)', ok: [200, null, 'application/json (OpenAPI 3.1)'] },
+  { method: 'get', path: '/docs', summary: 'Swagger UI for this document, served by the daemon (works offline; no auth, like /openapi.json)', ok: [200, null, 'text/html'] },
+  { method: 'get', path: '/docs/{file}', summary: 'Swagger UI\'s static files (swagger-ui-dist)', ok: [200, null, 'text/css, text/javascript or image/png'], errors: [404] },
   // ---- WebSocket routes (GET with Upgrade: websocket; wire protocol in src/http/routes/logs-ws.ts and src/http/README.md)
   {
     method: 'get', path: WS_ROUTES.logs, ws: true, summary: 'Follow a job\'s output over a WebSocket',

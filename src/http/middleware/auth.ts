@@ -33,13 +33,16 @@ export function authorizeRequest(req: IncomingMessage, token: string): boolean {
   return tokenMatches(bearerFrom(req, new URL(req.url ?? '/', 'http://x')), token)
 }
 
-const OPEN_PATHS = new Set(['/healthz'])
+// Public without a token: liveness, and the API's description (the same text as in the
+// source tree) with its static viewer, so a browser can open /docs and then authorize.
+const OPEN_PATHS = new Set(['/healthz', '/openapi.json', '/docs'])
+const isOpen = (path: string) => OPEN_PATHS.has(path) || path.startsWith('/docs/')
 
 export function auth(token: () => string): MiddlewareHandler<{ Bindings: { incoming: IncomingMessage } }> {
   return async (c, next) => {
     const incoming = c.env?.incoming
     if (!incoming) throw new SkiffError('unauthenticated', 'UNAUTHENTICATED', 'no connection information')
-    if (!OPEN_PATHS.has(c.req.path) && !authorizeRequest(incoming, token())) {
+    if (!isOpen(c.req.path) && !authorizeRequest(incoming, token())) {
       const given = bearerFrom(incoming)
       throw new SkiffError('unauthenticated', 'UNAUTHENTICATED', given ? 'invalid token' : 'missing bearer token (Authorization: Bearer <token>)')
     }

@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
-import { swaggerUI } from '@hono/swagger-ui'
 import type { ApiDeps } from '../deps.js'
 import { openApiDocument } from '../openapi.js'
+import { docsRoutes } from './docs.js'
 
 export function systemRoutes(d: ApiDeps, version: string) {
   const doc = openApiDocument(version)
@@ -9,5 +9,5 @@ export function systemRoutes(d: ApiDeps, version: string) {
     .get('/healthz', (c) => c.json({ ok: true }))
     .get('/metrics', async (c) => c.text(await d.metrics.registry.metrics(), 200, { 'Content-Type': d.metrics.registry.contentType }))
     .get('/openapi.json', (c) => c.json(doc))
-    .get('/docs', swaggerUI({ url: '/openapi.json' }))
+    .route('/', docsRoutes())
 }

@@ -214,6 +214,29 @@ describe('system', () => {
   })
 })
 
+describe('/docs', () => {
+  it('serves Swagger UI from the daemon itself, without a token: no script or style from elsewhere', async () => {
+    const page = await viaTcp('GET', '/docs')
+    expect(page.status).toBe(200)
+    expect(page.text).not.toMatch(/(src|href)=["']?(https?:)?\/\//)
+    const refs = [...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)
+    expect(refs).toEqual(expect.arrayContaining(['/docs/swagger-ui.css', '/docs/swagger-ui-bundle.js', '/docs/swagger-init.js']))
+    for (const ref of refs) {
+      const r = await request(base + ref)
+      const body = Buffer.from(await r.body.arrayBuffer())
+      expect(r.statusCode, ref).toBe(200)
+      expect(body.length, ref).toBeGreaterThan(ref.endsWith('bundle.js') ? 500_000 : 20)
+    }
+    const init = await request(base + '/docs/swagger-init.js')
+    expect(await init.body.text()).toContain("url: '/openapi.json'")
+    expect((await viaTcp('GET', '/openapi.json')).json.openapi).toBe('3.1.0')
+  })
+  it('serves nothing else from there, and the API still needs the token', async () => {
+    for (const p of ['/docs/package.json', '/docs/index.html', '/docs/..%2Fpackage.json', '/docs/x/y']) expect((await viaTcp('GET', p)).status, p).toBe(404)
+    expect((await viaTcp('GET', '/jobs')).status).toBe(401)
+  })
+})
+
 describe('OpenAPI document', () => {
   it('validates against the OpenAPI 3.1 schema', async () => {
     // the document first: the import can take seconds on a loaded machine, long enough for the

@@ -17,9 +17,7 @@ const anything: any = new Proxy(function () {}, { get: (_t, k) => (k === 'then' 
 const toTemplate = (p: string) => p.replace(/:(\w+)(\{[^}]*\})?/g, '{$1}')
 
 /** Routes that are no API operation, with the reason. */
-const NOT_OPERATIONS: Record<string, string> = {
-  'GET /docs/*': 'Swagger UI\'s static files (scripts, styles) for /docs',
-}
+const NOT_OPERATIONS: Record<string, string> = {}
 
 function mounted(): Set<string> {
   const app = createApp(anything)
