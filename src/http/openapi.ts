@@ -32,7 +32,11 @@ export const OPERATIONS: Op[] = [
   { method: 'get', path: '/jobs/{id}/events', summary: 'State history of a job', ok: [200, z.object({ items: z.array(z.object({ state: z.string(), time: z.string(), detail: z.string().nullable() })) })], errors: [404] },
   { method: 'post', path: '/jobs/{id}/kill', summary: 'Send a signal (default SIGKILL): a name (SIGTERM, TERM, SIGRTMIN+2) or a number 1-64', body: KillSchema, ok: [202, JobViewSchema], errors: [400, 404, 409] },
   { method: 'post', path: '/jobs/{id}/wait', summary: 'Wait for a job to end', query: { timeout: 'give up after this duration' }, ok: [200, RunResultSchema], errors: [400, 404] },
-  { method: 'post', path: '/jobs/{id}/exec', summary: 'Run a command inside a running job', body: ExecSchema, ok: [200, z.object({ exitCode: z.number().nullable(), stdout: z.string(), stderr: z.string() })], errors: [400, 404, 409] },
+  {
+    method: 'post', path: '/jobs/{id}/exec', summary: 'Run a command inside a running job (docker exec)', body: ExecSchema,
+    description: 'Buffered by default (stdout and stderr, each cut at 16 MiB with truncated: true). With Accept: application/x-ndjson the output streams as it comes, one line per chunk: {"stream": "stdout"|"stderr", "data": text | "data64": base64}, then {"exit": {exitCode, signal, timedOut}} or {"error": {code, message}}; closing the connection kills the command. `user` is resolved against the container\'s /etc/passwd; `timeout` kills the command (timedOut: true). A command not in the container is 400 EXECUTABLE_NOT_FOUND (docker\'s 127), a non-executable one EXECUTABLE_NOT_RUNNABLE (126).',
+    ok: [200, z.object({ exitCode: z.number().nullable(), signal: z.string().nullable(), timedOut: z.boolean(), stdout: z.string(), stderr: z.string(), truncated: z.boolean().optional() }), 'the result, or NDJSON with Accept: application/x-ndjson'], errors: [400, 404, 409],
+  },
   { method: 'post', path: '/jobs/{id}/stdin', summary: 'Write the request body (raw bytes, streamed) to an interactive job\'s stdin. WebSocket alternative: GET /jobs/{id}/attach', query: { eof: 'close stdin after the body' }, ok: [200, z.object({ written: z.number(), closed: z.boolean() })], errors: [404, 409] },
   { method: 'delete', path: '/jobs/{id}', summary: 'Remove a finished job and its logs', query: { force: 'kill it first if running' }, ok: [204, null], errors: [404, 409] },
   { method: 'post', path: '/jobs/prune', summary: 'Remove all finished jobs', ok: [200, z.object({ removed: z.array(z.string()) })] },

@@ -12,6 +12,7 @@ import type { ExitWatcher } from './exit-watcher.js'
 import { removeDir, unmountRootfs } from './rootfs.js'
 import { stdinUnavailable } from './errors.js'
 import { StdinWriter } from './stdin.js'
+import { execInContainer } from './exec.js'
 import type { Container, ExecOptions, ExecResult, ExitStatus } from './types.js'
 
 /** What survives the daemon: written next to the bundle at create time. */
@@ -122,9 +123,8 @@ export class OciContainer implements Container {
     await this.d.cli.kill(this.id, signal, { all: signal === 'SIGKILL' })
   }
 
-  async exec(cmd: string[], o: ExecOptions = {}): Promise<ExecResult> {
-    const r = await this.d.cli.exec(this.id, cmd, o)
-    return { exitCode: r.code, stdout: r.stdout, stderr: r.stderr }
+  exec(cmd: string[], o: ExecOptions = {}): Promise<ExecResult> {
+    return execInContainer({ id: this.id, cli: this.d.cli, dir: this.d.dir, rootfs: this.meta.merged }, cmd, o)
   }
 
   openStdin(): StdinWriter {

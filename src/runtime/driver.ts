@@ -83,15 +83,6 @@ export class OciCli {
     await this.run(['delete', ...(opts.force ? ['--force'] : []), id], { allowFailure: true })
   }
 
-  async exec(id: string, cmd: string[], o: { env?: Record<string, string>; user?: string; cwd?: string; stdin?: string | Uint8Array; timeoutMs?: number }): Promise<ExecResult> {
-    const args = ['exec']
-    for (const [k, v] of Object.entries(o.env ?? {})) args.push('--env', `${k}=${v}`)
-    if (o.user) args.push('--user', o.user)
-    if (o.cwd) args.push('--cwd', o.cwd)
-    args.push(id, ...cmd)
-    return this.run(args, { allowFailure: true, input: o.stdin, timeoutMs: o.timeoutMs })
-  }
-
   async list(): Promise<OciState[]> {
     const r = await this.run(['list', '--format', 'json'], { allowFailure: true })
     if (r.code !== 0 || !r.stdout.trim()) return []

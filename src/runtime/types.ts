@@ -64,16 +64,29 @@ export interface ExitStatus {
 
 export interface ExecOptions {
   env?: Record<string, string>
+  /** docker's forms, resolved against the container's /etc/passwd and /etc/group */
   user?: string
   cwd?: string
   stdin?: Uint8Array | string
+  /** kill the exec'd process after this long; the result says timedOut */
   timeoutMs?: number
+  /** stream output as it comes (then the result's stdout/stderr are empty); a returned
+   *  promise pauses reading that stream until it settles (backpressure) */
+  onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void | Promise<void>
+  /** kill the exec'd process (the caller went away) */
+  signal?: AbortSignal
 }
 
+/** How an exec ended. A command that is not in the container or not executable
+ *  rejects with EXECUTABLE_NOT_FOUND / EXECUTABLE_NOT_RUNNABLE instead (docker's 127/126). */
 export interface ExecResult {
   exitCode: number | null
+  signal?: NodeJS.Signals | null
+  timedOut?: boolean
   stdout: string
   stderr: string
+  /** a buffered stream passed EXEC_BUFFER_CAP and was cut */
+  truncated?: boolean
 }
 
 /** A created container. Lifecycle: create → start → wait → remove. `remove` is

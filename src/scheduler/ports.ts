@@ -23,9 +23,28 @@ export interface ContainerLike {
   start(): Promise<void>
   wait(opts?: { signal?: AbortSignal }): Promise<ExitStatusLike>
   kill(signal?: NodeJS.Signals): Promise<void>
-  exec(cmd: string[], opts?: { env?: Record<string, string>; user?: string; cwd?: string; stdin?: Uint8Array | string; timeoutMs?: number }): Promise<{ exitCode: number | null; stdout: string; stderr: string }>
+  exec(cmd: string[], opts?: ExecOptionsLike): Promise<ExecResultLike>
   remove(): Promise<void>
   openStdin?(): StdinLike
+}
+
+/** runtime ExecOptions / ExecResult (see src/runtime/types.ts) */
+export interface ExecOptionsLike {
+  env?: Record<string, string>
+  user?: string
+  cwd?: string
+  stdin?: Uint8Array | string
+  timeoutMs?: number
+  onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void | Promise<void>
+  signal?: AbortSignal
+}
+export interface ExecResultLike {
+  exitCode: number | null
+  signal?: string | null
+  timedOut?: boolean
+  stdout: string
+  stderr: string
+  truncated?: boolean
 }
 
 /** The write side of a job's stdin (runtime StdinWriter). */

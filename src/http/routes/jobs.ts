@@ -1,10 +1,13 @@
+import { isUtf8 } from 'node:buffer'
 import { Hono } from 'hono'
+import { stream } from 'hono/streaming'
+import { errorBody, toSkiffError } from '../errors.js'
 import { MAX_TIMER_MS } from '../../lib/clock.js'
 import { invalidArgument, SkiffError } from '../../lib/errors.js'
 import { parseSignal } from '../../lib/signals.js'
 import { parseDuration } from '../../lib/units.js'
 import { execSizeProblem, probeHostFacts } from '../../runtime/index.js'
-import { isFinal } from '../../scheduler/index.js'
+import { isFinal, notRunning } from '../../scheduler/index.js'
 import type { ApiDeps } from '../deps.js'
 import { boolString, jsonBody, query } from '../schemas/common.js'
 import { ExecSchema, KillSchema, ListJobsQuery, toJobView } from '../schemas/job.js'
@@ -21,6 +24,15 @@ function waitTimeout(t: string | undefined, field = 'timeout'): number | undefin
   if (ms > MAX_TIMER_MS) throw invalidArgument(field, `must be at most ${Math.floor(MAX_TIMER_MS / 1000)}s`)
   return ms
 }
+
+const execView = (r: { exitCode: number | null; signal?: string | null; timedOut?: boolean; stdout: string; stderr: string; truncated?: boolean }) => ({
+  exitCode: r.exitCode,
+  signal: r.signal ?? null,
+  timedOut: !!r.timedOut,
+  stdout: r.stdout,
+  stderr: r.stderr,
+  ...(r.truncated ? { truncated: true } : {}),
+})
 
 export function jobsRoutes(d: ApiDeps) {
   // Host facts are read once; the checks that use them are pure (runtime/host-limits.ts).
@@ -78,6 +90,8 @@ export function jobsRoutes(d: ApiDeps) {
       if (!isFinal(job.state)) return c.json(toJobView(job), 202)
       return c.json(await withOutput(job.id))
     })
+    // Buffered JSON by default; with Accept: application/x-ndjson the output streams
+    // as it comes: {"stream", "data" | "data64"} lines, then {"exit": {…}} or {"error": {…}}.
     .post('/jobs/:id/exec', async (c) => {
       const b = await jsonBody(c, ExecSchema)
       const cmd = Array.isArray(b.cmd) ? b.cmd : ['/bin/sh', '-c', b.cmd]
@@ -85,8 +99,30 @@ export function jobsRoutes(d: ApiDeps) {
       if (timeoutMs !== undefined && (timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS)) throw invalidArgument('timeout', `must be between 1ms and ${Math.floor(MAX_TIMER_MS / 1000)}s`)
       const size = execSizeProblem(cmd, Object.entries(b.env ?? {}).map(([k, v]) => `${k}=${v}`), hostFacts())
       if (size) throw size
-      const r = await d.jobs.exec(c.req.param('id'), cmd, { env: b.env, user: b.user, cwd: b.workdir, stdin: b.stdin, timeoutMs })
-      return c.json(r)
+      const job = d.jobs.mustGet(c.req.param('id'))
+      if (job.state !== 'running') throw notRunning(job)
+      const opts = { env: b.env, user: b.user, cwd: b.workdir, stdin: b.stdin, timeoutMs }
+      if (!(c.req.header('accept') ?? '').includes('application/x-ndjson')) {
+        const r = await d.jobs.exec(job.id, cmd, { ...opts, signal: c.req.raw.signal })
+        return c.json(execView(r))
+      }
+      c.header('Content-Type', 'application/x-ndjson')
+      c.header('Cache-Control', 'no-store')
+      return stream(c, async (s) => {
+        const ac = new AbortController()
+        s.onAbort(() => ac.abort())
+        const line = (o: unknown) => s.write(JSON.stringify(o) + '\n').then(() => {})
+        try {
+          const r = await d.jobs.exec(job.id, cmd, {
+            ...opts,
+            signal: ac.signal,
+            onOutput: (stream, data) => line(isUtf8(data) ? { stream, data: data.toString('utf8') } : { stream, data64: data.toString('base64') }),
+          })
+          await line({ exit: { exitCode: r.exitCode, signal: r.signal ?? null, timedOut: !!r.timedOut } })
+        } catch (e) {
+          await line(errorBody(toSkiffError(e)))
+        }
+      })
     })
     // Raw bytes to an interactive job's stdin, streamed as they arrive; ?eof=true
     // closes stdin after them (curl --data-binary @file '…/stdin?eof=true').

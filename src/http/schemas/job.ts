@@ -82,9 +82,9 @@ export const ExecSchema = z
   .object({
     cmd: z.union([z.string().min(1), z.array(z.string()).min(1)]),
     env: z.record(z.string().min(1), z.string()).optional(),
-    user: z.string().optional(),
+    user: z.string().optional().describe('name, uid, uid:gid or name:group, from the container\'s /etc/passwd'),
     workdir: z.string().startsWith('/').optional(),
     stdin: z.string().optional(),
-    timeout: z.union([z.string(), z.number()]).optional(),
+    timeout: z.union([z.string(), z.number()]).optional().describe('kill the command after this long, e.g. "10s" (a number: seconds)'),
   })
   .strict()
