@@ -57,7 +57,8 @@ beforeAll(async () => {
   const metrics = new Metrics({ jobsByState: () => repo.countByState(), queueDepth: () => jobs.queueDepth, running: () => jobs.runningCount })
   const app = createApp({ jobs, images, logs: { output: async () => ({ stdout: 'hi\n', stderr: '', truncated: false }) }, events, metrics, log: silentLogger, token: () => TOKEN, bodyLimit: 64 * 1024 })
   ls = await listen(app, { socket: join(dir, 'api.sock'), listen: '127.0.0.1:0' })
-  unix = new Agent({ connect: { socketPath: join(dir, 'api.sock') } })
+  // no keep-alive: on a loaded machine a pooled connection can expire on the server just as it is reused (ECONNRESET)
+  unix = new Agent({ connect: { socketPath: join(dir, 'api.sock') }, pipelining: 0 })
   base = `http://127.0.0.1:${ls.tcpAddress!.port}`
 })
 afterAll(async () => {
