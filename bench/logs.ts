@@ -28,7 +28,7 @@ import { createHash } from 'node:crypto'
 const { default: WebSocket } = await import(${JSON.stringify(pathToFileURL(join(PACKAGE_ROOT, 'node_modules/ws/wrapper.mjs')).href)})
 const { decodeFrame } = await import(${JSON.stringify(pathToFileURL(join(PACKAGE_ROOT, 'src/logs/frame.ts')).href)})
 const h = createHash('sha256'); let n = 0, msgs = 0, next = 0, bad = 0, first = 0, last = 0
-const ws = new WebSocket(process.argv[1], ['bearer.' + process.argv[2]])
+const ws = new WebSocket(process.argv[1], { headers: { authorization: 'Bearer ' + process.argv[2] } })
 ws.on('open', () => process.stdout.write('open\\n'))
 ws.on('message', (raw, isBinary) => {
   let off, b

@@ -14,7 +14,8 @@ import { createApp } from './http/app.js'
 import { Metrics } from './http/metrics.js'
 import { listen, type Listeners } from './http/server.js'
 import { attachLogsWebSocket } from './http/routes/logs-ws.js'
-import { authorizeRequest } from './http/middleware/auth.js'
+import { authorizeUpgrade } from './http/middleware/auth.js'
+import { TicketStore } from './http/tickets.js'
 import { jobOutput } from './http/output.js'
 
 export interface Daemon {
@@ -74,8 +75,9 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
       },
     },
   }
+  const tickets = new TicketStore()
   const app = createApp({
-    jobs, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), bodyLimit: config.bodyLimit, logRoutes: logDeps, host: probeHostFacts(), schedules,
+    jobs, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), tickets, bodyLimit: config.bodyLimit, logRoutes: logDeps, host: probeHostFacts(), schedules,
   })
   await jobs.start()
   // after the jobs' reconciliation: forbid/replace see the runs that survived
@@ -87,7 +89,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
     onServer: (s) =>
       attachLogsWebSocket(s, {
         ...logDeps,
-        authorize: (req) => authorizeRequest(req, token.current()),
+        authorize: (req) => authorizeUpgrade(req, token.current(), tickets),
         stdin: { write: (id, data) => jobs.writeStdin(id, data), close: (id) => jobs.closeStdin(id) },
       }),
   })

@@ -6,6 +6,7 @@ import type { Metrics } from './metrics.js'
 import type { LogsApi } from './ports.js'
 import type { HostFacts } from '../runtime/index.js'
 import type { LogsRouteDeps } from './routes/logs.js'
+import type { TicketStore } from './tickets.js'
 
 export interface ApiDeps {
   jobs: JobService
@@ -17,6 +18,8 @@ export interface ApiDeps {
   /** Bearer token required on TCP (the unix socket is trusted by file mode). */
   token: () => string
   bodyLimit: number
+  /** WebSocket tickets minted by POST /auth/tickets (absent: the route answers 404) */
+  tickets?: TicketStore
   /** CPUs, memory, stack limit: what the host can honour (probed once when absent) */
   host?: HostFacts
   /** GET /jobs/:id/logs (mounted when given; the WebSocket routes share these deps). */

@@ -60,23 +60,24 @@ export const OPERATIONS: Op[] = [
   { method: 'get', path: '/openapi.json', summary: 'This document (no auth)', ok: [200, null, 'application/json (OpenAPI 3.1)'] },
   { method: 'get', path: '/docs', summary: 'Swagger UI for this document, served by the daemon (works offline; no auth, like /openapi.json)', ok: [200, null, 'text/html'] },
   { method: 'get', path: '/docs/{file}', summary: 'Swagger UI\'s static files (swagger-ui-dist)', ok: [200, null, 'text/css, text/javascript or image/png'], errors: [404] },
+  { method: 'post', path: '/auth/tickets', summary: 'Mint a WebSocket ticket: single use, valid 30 s, sent on an upgrade as ?ticket= or Sec-WebSocket-Protocol ticket.<t> (browsers cannot send Authorization there; the token never goes in a URL)', ok: [201, z.object({ ticket: z.string(), expiresAt: z.string(), ttlSeconds: z.number() })], errors: [401] },
   // ---- WebSocket routes (GET with Upgrade: websocket; wire protocol in src/http/routes/logs-ws.ts and src/http/README.md)
   {
     method: 'get', path: WS_ROUTES.logs, ws: true, summary: 'Follow a job\'s output over a WebSocket',
     description: 'Server → client: one message per output record: format=json (default) a text frame {offset, stream, time, data | data64, dropped?}; format=binary a binary frame (header: u8 version=1, u8 stream 1|2, u8 0, u8 0, f64le offset, f64le time ms, then the raw bytes). Then {exit: {exitCode, signal, state}} and close 1000. Errors: {error: {code, message}}. Resume exactly by reconnecting with from = offset + data length of the last record.',
-    query: { from: 'byte offset to start at (default 0)', stream: 'stdout|stderr|all', format: 'json|binary', token: 'bearer token (browsers; or Sec-WebSocket-Protocol bearer.<token>)' },
+    query: { from: 'byte offset to start at (default 0)', stream: 'stdout|stderr|all', format: 'json|binary', ticket: 'single-use ticket from POST /auth/tickets (browsers; or Sec-WebSocket-Protocol ticket.<t>); other clients send Authorization: Bearer' },
     ok: [101, null, 'Switching Protocols'], errors: [400, 401, 404],
   },
   {
     method: 'get', path: WS_ROUTES.attach, ws: true, summary: 'Attach to an interactive job: its output, and its stdin',
     description: 'Output as on /jobs/{id}/logs/ws, from the current end of the log (or from 0 with logs=true). Client → server: binary messages are raw stdin bytes; text messages {"stdin": text} | {"stdin64": base64} | {"eof": true} (close stdin). Input is written in order; the socket stops reading while the job does not read. 409 before the upgrade when the job is not interactive or has ended.',
-    query: { from: 'byte offset to start output at', logs: 'true: replay the output from the start', stream: 'stdout|stderr|all', format: 'json|binary', token: 'bearer token (browsers)' },
+    query: { from: 'byte offset to start output at', logs: 'true: replay the output from the start', stream: 'stdout|stderr|all', format: 'json|binary', ticket: 'single-use ticket from POST /auth/tickets (browsers)' },
     ok: [101, null, 'Switching Protocols'], errors: [400, 401, 404, 409],
   },
   {
     method: 'get', path: WS_ROUTES.multiplexed, ws: true, summary: 'Follow many jobs\' output over one WebSocket',
     description: 'Client → server: {"subscribe": job, "from"?: offset, "stream"?: "stdout|stderr|all"} | {"unsubscribe": job}. Server → client: the records of /jobs/{id}/logs/ws, each tagged with "job" (binary frames carry the job id after the header: byte 2 is its length), then {job, exit}; errors {job?, error}.',
-    query: { format: 'json|binary', token: 'bearer token (browsers)' },
+    query: { format: 'json|binary', ticket: 'single-use ticket from POST /auth/tickets (browsers)' },
     ok: [101, null, 'Switching Protocols'], errors: [400, 401],
   },
 ]

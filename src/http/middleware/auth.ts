@@ -17,20 +17,33 @@ export function isUnixSocket(req: IncomingMessage): boolean {
   return req.socket.remoteAddress === undefined && req.socket.remotePort === undefined
 }
 
-export function bearerFrom(req: { headers: IncomingMessage['headers'] }, url?: URL): string | undefined {
+/** The long-lived token travels in the Authorization header only: a token in a
+ *  URL ends up in shell history, proxy and access logs. */
+export function bearerFrom(req: { headers: IncomingMessage['headers'] }): string | undefined {
   const h = req.headers.authorization
-  if (h?.startsWith('Bearer ')) return h.slice(7).trim()
-  // Browsers cannot set headers on a WebSocket: accept the subprotocol or ?token=.
-  const proto = req.headers['sec-websocket-protocol']
-  if (typeof proto === 'string') {
-    for (const p of proto.split(',').map((s) => s.trim())) if (p.startsWith('bearer.')) return p.slice(7)
-  }
-  return url?.searchParams.get('token') ?? undefined
+  return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined
 }
 
+/** A WebSocket ticket (POST /auth/tickets): `?ticket=` or the subprotocol
+ *  `ticket.<t>` — what a browser can send on an upgrade. */
+export function ticketFrom(req: { headers: IncomingMessage['headers'] }, url: URL): string | undefined {
+  const proto = req.headers['sec-websocket-protocol']
+  if (typeof proto === 'string') {
+    for (const p of proto.split(',').map((s) => s.trim())) if (p.startsWith('ticket.')) return p.slice(7)
+  }
+  return url.searchParams.get('ticket') ?? undefined
+}
+
+/** An HTTP request: the unix socket, or the token in the Authorization header. */
 export function authorizeRequest(req: IncomingMessage, token: string): boolean {
   if (isUnixSocket(req)) return true
-  return tokenMatches(bearerFrom(req, new URL(req.url ?? '/', 'http://x')), token)
+  return tokenMatches(bearerFrom(req), token)
+}
+
+/** A WebSocket upgrade: as HTTP, or a single-use ticket (spent by this call). */
+export function authorizeUpgrade(req: IncomingMessage, token: string, tickets: { redeem(t: string | undefined): boolean }): boolean {
+  if (authorizeRequest(req, token)) return true
+  return tickets.redeem(ticketFrom(req, new URL(req.url ?? '/', 'http://x')))
 }
 
 // Public without a token: liveness, and the API's description (the same text as in the
@@ -44,7 +57,8 @@ export function auth(token: () => string): MiddlewareHandler<{ Bindings: { incom
     if (!incoming) throw new SkiffError('unauthenticated', 'UNAUTHENTICATED', 'no connection information')
     if (!isOpen(c.req.path) && !authorizeRequest(incoming, token())) {
       const given = bearerFrom(incoming)
-      throw new SkiffError('unauthenticated', 'UNAUTHENTICATED', given ? 'invalid token' : 'missing bearer token (Authorization: Bearer <token>)')
+      const inQuery = new URL(incoming.url ?? '/', 'http://x').searchParams.has('token')
+      throw new SkiffError('unauthenticated', 'UNAUTHENTICATED', given ? 'invalid token' : inQuery ? 'the token is accepted only in the Authorization header (Authorization: Bearer <token>), never in the URL' : 'missing bearer token (Authorization: Bearer <token>)')
     }
     await next()
   }

@@ -27,8 +27,9 @@
 // are counted; above the high-water mark the follower stops reading the file
 // (it falls behind on disk; daemon memory stays bounded). Pings every 20 s keep
 // idle follows alive through proxies and reap dead peers.
-// Auth: deps.authorize(req) (Authorization header, Sec-WebSocket-Protocol
-// `bearer.<token>`, or ?token=); otherwise 401 before the upgrade.
+// Auth: deps.authorize(req) (Authorization: Bearer, or a single-use ticket from
+// POST /auth/tickets as ?ticket= or Sec-WebSocket-Protocol `ticket.<t>`; never
+// the token in the URL); otherwise 401 before the upgrade.
 //
 //   GET /jobs/:id/attach?from=<offset>&logs=true&stream=…&format=json|binary
 // An interactive job's output (as above; from the current end of the log unless
@@ -142,7 +143,7 @@ function reject(socket: Duplex, status: number, text: string, body: unknown) {
 }
 
 const unauthorized = (socket: Duplex) =>
-  reject(socket, 401, 'Unauthorized', { error: { code: 'UNAUTHENTICATED', message: 'missing or invalid token (Authorization: Bearer, Sec-WebSocket-Protocol bearer.<token>, or ?token=)' } })
+  reject(socket, 401, 'Unauthorized', { error: { code: 'UNAUTHENTICATED', message: 'missing or invalid credentials (Authorization: Bearer <token>, or a ticket from POST /auth/tickets as ?ticket= or Sec-WebSocket-Protocol ticket.<t>)' } })
 const badRequest = (socket: Duplex, field: string, message: string) => reject(socket, 400, 'Bad Request', { error: { code: 'INVALID_ARGUMENT', message: `${field}: ${message}`, field } })
 const REASON: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 409: 'Conflict', 500: 'Internal Server Error' }
 /** Answer the upgrade request with an error's status and body (as errors.ts would). */
@@ -177,7 +178,7 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     perMessageDeflate: false,
     maxPayload: 64 * 1024,
     // Browsers fail the handshake unless one offered subprotocol is echoed; prefer a non-token one.
-    handleProtocols: (protocols) => [...protocols].find((p) => !p.startsWith('bearer.')) ?? [...protocols][0] ?? false,
+    handleProtocols: (protocols) => [...protocols].find((p) => !p.startsWith('ticket.')) ?? [...protocols][0] ?? false,
   })
 
   /** Follow one job onto the socket; resolves once the exit was sent (or the follow was aborted). */

@@ -83,7 +83,7 @@ describe('binary WebSocket frames (?format=binary)', () => {
   it('multiplexed /ws?format=binary tags each frame with its job; exits stay JSON', async () => {
     const a = await job('seq 1 20000')
     const b = await job('seq 1 500 >&2; exit 3')
-    const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/ws?format=binary&token=${TOKEN}`)
+    const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/ws?format=binary`, { headers: { authorization: `Bearer ${TOKEN}` } })
     await new Promise((r) => ws.once('open', r))
     const got: Record<string, Buffer[]> = { [a.id]: [], [b.id]: [] }
     const next: Record<string, number> = { [a.id]: 0, [b.id]: 0 }
@@ -131,7 +131,7 @@ describe('binary WebSocket frames (?format=binary)', () => {
   it('an unknown format is refused before the upgrade (400 naming the field)', async () => {
     const { id } = await job('true')
     const res = await new Promise<{ status: number; body: string }>((resolve) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/jobs/${id}/logs/ws?format=xml&token=${TOKEN}`)
+      const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/jobs/${id}/logs/ws?format=xml`, { headers: { authorization: `Bearer ${TOKEN}` } })
       ws.on('unexpected-response', (_req, r) => {
         let body = ''
         r.on('data', (d: Buffer) => (body += d))

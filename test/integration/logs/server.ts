@@ -4,7 +4,9 @@ import { createAdaptorServer } from '@hono/node-server'
 import { Hono } from 'hono'
 import type { Server } from 'node:http'
 import { onError } from '../../../src/http/errors.js'
+import { authorizeUpgrade } from '../../../src/http/middleware/auth.js'
 import { attachLogsWebSocket } from '../../../src/http/routes/logs-ws.js'
+import { TicketStore } from '../../../src/http/tickets.js'
 import { logsRoutes, type LogsRouteDeps } from '../../../src/http/routes/logs.js'
 import { silentLogger } from '../../../src/lib/log.js'
 import type { LogStore } from '../../../src/logs/index.js'
@@ -38,6 +40,7 @@ export const TOKEN = 'test-token-123'
 
 export async function startLogServer(logs: LogStore, jobs: JobTable, opts: { pingMs?: number; highWaterMark?: number } = {}) {
   const deps: LogsRouteDeps = { logs, jobs: jobs.deps() }
+  const tickets = new TicketStore()
   const app = new Hono()
   app.onError(onError(silentLogger))
   app.route('/', logsRoutes(deps))
@@ -45,21 +48,16 @@ export async function startLogServer(logs: LogStore, jobs: JobTable, opts: { pin
   const ws = attachLogsWebSocket(server, {
     ...deps,
     ...opts,
-    authorize: (req) => {
-      const url = new URL(req.url ?? '/', 'http://x')
-      const h = req.headers.authorization
-      const proto = String(req.headers['sec-websocket-protocol'] ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .find((p) => p.startsWith('bearer.'))
-      return h === `Bearer ${TOKEN}` || proto === `bearer.${TOKEN}` || url.searchParams.get('token') === TOKEN
-    },
+    // the daemon's own rule: Authorization header, or a single-use ticket
+    authorize: (req) => authorizeUpgrade(req, TOKEN, tickets),
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const port = (server.address() as { port: number }).port
   return {
     port,
     base: `http://127.0.0.1:${port}`,
+    /** what POST /auth/tickets does in the daemon */
+    ticket: () => tickets.mint().ticket,
     async close() {
       ws.close()
       server.closeAllConnections()

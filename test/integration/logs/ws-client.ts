@@ -29,7 +29,7 @@ export function wsFollow(
   const st: FollowResult = opts.state ?? { sha256: '', bytes: 0, next: from, perStream: { stdout: [], stderr: [] }, gaps: 0, dups: 0, frames: { binary: 0, text: 0 } }
   return new Promise((resolve, reject) => {
     const fmt = (opts.format ? `&format=${opts.format}` : '') + (opts.stream ? `&stream=${opts.stream}` : '')
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/jobs/${job}/logs/ws?from=${from}${fmt}`, [`bearer.${TOKEN}`])
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/jobs/${job}/logs/ws?from=${from}${fmt}`, { headers: { authorization: `Bearer ${TOKEN}` } })
     let received = 0
     ws.on('message', (raw: Buffer, isBinary) => {
       let m: { offset: number; stream: string }
