@@ -10,7 +10,7 @@
 //
 // One daemon per data dir: an flock(2) on <dir>/skiff.lock (native addon),
 // held for the life of the process and dropped by the kernel when it dies.
-import { closeSync, constants, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeSync, chmodSync } from 'node:fs'
+import { closeSync, constants, existsSync, fchmodSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, writeSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { SkiffError } from './lib/errors.js'
 import { nativeSys } from './lib/native.js'
@@ -180,7 +180,8 @@ export const LOCK_FILE = 'skiff.lock'
 /**
  * Take the data dir for this process, or throw DATA_DIR_LOCKED naming the owner.
  * With the addon: flock(2), atomic, released by the kernel at exit (also on
- * kill -9). Without it: O_EXCL creation of the lock file, and a lock whose pid
+ * kill -9). Without it: exclusive creation of the lock file (link(2) of a
+ * complete stamp, so no reader ever sees it empty), and a lock whose pid
  * is gone (or reused: the start time in /proc differs) counts as released.
  * The file holds "<pid> <starttime>" for humans and for `skiff doctor`.
  */
@@ -198,6 +199,12 @@ export function lockDataDir(dir: string, opts: { native?: boolean } = {}): () =>
       if ((e as NodeJS.ErrnoException).code === 'EAGAIN') throw locked(dir, ownerOf(file))
       throw e
     }
+    // a live daemon that took the lock without the addon (O_EXCL mode) holds no flock
+    const prev = ownerOf(file)
+    if (prev && prev.pid !== process.pid && isAlive(prev.pid, prev.start) && isSkiff(prev.pid)) {
+      closeSync(fd)
+      throw locked(dir, prev)
+    }
     // ours now: rewrite the stamp in place (a truncate would race a reader)
     const b = Buffer.from(stamp.padEnd(32, ' '))
     writeSync(fd, b, 0, b.length, 0)
@@ -205,19 +212,28 @@ export function lockDataDir(dir: string, opts: { native?: boolean } = {}): () =>
     // would lock an orphaned inode while a third one locks the new file.
     return () => closeSync(fd)
   }
-  for (let tries = 0; ; tries++) {
-    try {
-      const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, SECRET_FILE_MODE)
-      writeSync(fd, stamp)
-      closeSync(fd)
-      return () => rmSync(file, { force: true })
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 3) throw e
+  // The stamp is complete before the lock file exists: written to a private
+  // file, then link(2)ed into place, which fails with EEXIST atomically.
+  const tmp = `${file}.${process.pid}`
+  writeFileSync(tmp, stamp, { mode: SECRET_FILE_MODE })
+  try {
+    for (let tries = 0; ; tries++) {
+      try {
+        linkSync(tmp, file)
+        return () => rmSync(file, { force: true })
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 3) throw e
+      }
+      const owner = ownerOf(file)
+      // unreadable content is someone's lock, not ours to break
+      if (!owner || isAlive(owner.pid, owner.start)) throw locked(dir, owner)
+      // stale (its daemon died): remove and retry. Two daemons taking over the
+      // same stale lock at the same instant can both get here; the addon's flock
+      // has no such window, which is why it is the default.
+      rmSync(file, { force: true })
     }
-    const owner = ownerOf(file)
-    if (owner && isAlive(owner.pid, owner.start)) throw locked(dir, owner)
-    // stale (its daemon died): remove and retry the exclusive create
-    rmSync(file, { force: true })
+  } finally {
+    rmSync(tmp, { force: true })
   }
 }
 
@@ -240,6 +256,15 @@ function startTime(pid: number): number | undefined {
     return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19])
   } catch {
     return undefined
+  }
+}
+
+/** A node process (skiff is one): a stale stamp whose pid was reused by something else is no lock. */
+function isSkiff(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node')
+  } catch {
+    return false
   }
 }
 
