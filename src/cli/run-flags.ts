@@ -67,6 +67,7 @@ export const RUN_FLAGS: Record<string, RunFlag> = {
   workdir: { short: 'w', type: 'string', value: 'DIR', help: 'working directory inside the job (absolute)', field: 'workdir', apply: (b, v) => (b.workdir = v) },
   hostname: { short: 'h', type: 'string', value: 'NAME', help: 'the job\'s hostname', field: 'hostname', apply: (b, v) => (b.hostname = v) },
   entrypoint: { type: 'string', value: 'CMD', help: 'override the image\'s entrypoint ("" clears it)', field: 'entrypoint', apply: (b, v) => (b.entrypoint = v) },
+  init: { type: 'boolean', help: 'run the command under a small init (tini) as PID 1: signals reach it, zombies are reaped', field: 'init', apply: (b) => (b.init = true) },
   'read-only': { type: 'boolean', help: 'mount the image\'s root filesystem read-only', field: 'readonlyRootfs', apply: (b) => (b.readonlyRootfs = true) },
   'cap-add': { type: 'multi', value: 'CAP', help: 'add a Linux capability (e.g. NET_RAW); beyond the default set the daemon must allow it (--allow-cap)', field: 'capAdd', apply: (b, v) => (b.capAdd = v) },
   'cap-drop': { type: 'multi', value: 'CAP', help: 'drop a Linux capability from the default set (ALL drops every one)', field: 'capDrop', apply: (b, v) => (b.capDrop = v) },

@@ -21,11 +21,14 @@ import type { Container, ContainerSpec, MountRequest, Runtime } from './types.js
 import { BPF_ANNOTATION, SeccompCache } from './seccomp-cache.js'
 import { privateRuntimeCopy, type RuntimeBinary } from './runtime-binary.js'
 import { resolveUser } from './user.js'
+import { INIT_CANDIDATES, initUnavailable, withInit } from './init.js'
 
 export interface RuntimeOptions {
   /** e.g. <dataDir>/runtime: state/, exits/, sockets/, containers/<id>/ */
   root: string
   runtime?: RuntimeName
+  /** the init binary for process.init (default: tini-static or catatonit, found on the host) */
+  init?: string
   conmon?: string
   cgroupRoot?: string
   clock?: Clock
@@ -47,6 +50,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   // crun only: runc 1.1 re-executes its `init` with a clean environment, so a copy would not spare it anything
   const privateCopy = o.privateRuntimeCopy !== false && cli.name === 'crun'
   const conmon = o.conmon ?? ['/usr/bin/conmon', '/usr/local/bin/conmon', '/usr/libexec/podman/conmon'].find(existsSync) ?? 'conmon'
+  const initBinary = o.init ?? INIT_CANDIDATES.find(existsSync)
   const cgroupRoot = o.cgroupRoot ?? '/sys/fs/cgroup'
   const mode = detectCgroupMode(cgroupRoot)
   const hostLimits = parseHostLimits(readFileSync('/proc/self/limits', 'utf8'))
@@ -90,6 +94,12 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         // and then EOF, with no daemon-side pipe that would die with the daemon.
         mounts.push({ source: await writeLargeBundleFile(dir, 'stdin', p.stdin), destination: STDIN_PATH, readonly: true })
         args = ['/bin/sh', '-c', `exec "$@" < ${STDIN_PATH}`, 'sh', ...p.args]
+      }
+      if (p.init) {
+        if (!initBinary) throw initUnavailable()
+        const i = withInit(args, initBinary)
+        args = i.args
+        mounts.push(i.mount)
       }
       const cgroupsPath = `/skiff/${spec.id}`
       const oci = buildSpec({

@@ -41,6 +41,8 @@ export interface ContainerSpec {
     stdin?: Uint8Array
     /** keep stdin open for openStdin() (docker run -i); exclusive with `stdin` */
     openStdin?: boolean
+    /** run `args` under a small init as PID 1 (docker run --init; see init.ts) */
+    init?: boolean
   }
   hostname: string
   /** more names of the container in its own /etc/hosts (e.g. the job's name) */

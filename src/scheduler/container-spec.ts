@@ -63,6 +63,7 @@ export function containerSpec(i: ContainerSpecInput): ContainerSpec {
       ...(user ? { user } : {}),
       // interactive: stdin stays open (the request's stdin data is written to it first, by the caller)
       ...(s.interactive ? { openStdin: true } : s.stdin !== undefined ? { stdin: Buffer.from(s.stdin) } : {}),
+      ...(s.init ? { init: true } : {}),
     },
     hostname,
     ...(s.name && s.name.toLowerCase() !== hostname ? { aliases: [s.name] } : {}),

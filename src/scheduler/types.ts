@@ -16,6 +16,8 @@ export interface RunSpec {
   stdin?: string
   /** Keep stdin open for writers (attach, POST /jobs/:id/stdin), like `docker run -i`. */
   interactive?: boolean
+  /** a small init as PID 1 that forwards signals and reaps zombies (docker run --init) */
+  init?: boolean
   limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
   network: { mode: 'none' | 'host' }
   readonlyRootfs?: boolean
