@@ -79,7 +79,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
   const app = createApp({
     jobs, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), tickets, bodyLimit: config.bodyLimit, logRoutes: logDeps, host: probeHostFacts(), schedules,
   })
-  await jobs.start()
+  await jobs.boot()
   // after the jobs' reconciliation: forbid/replace see the runs that survived
   schedules.start()
   const listeners = await listen(app, {
@@ -102,7 +102,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
       if (stopped) return
       stopped = true
       schedules.stop()
-      await jobs.stop()
+      await jobs.shutdown()
       await listeners.close()
       runtime.close()
       logs.close()

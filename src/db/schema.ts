@@ -52,16 +52,46 @@ export const jobs = sqliteTable('jobs', {
   oomKilled: integer('oom_killed', { mode: 'boolean' }).notNull().default(false),
   timedOut: integer('timed_out', { mode: 'boolean' }).notNull().default(false),
   usage: text('usage'), // JSON ExitStatus.usage
-  restarts: integer('restarts').notNull().default(0),
+  restarts: integer('restarts').notNull().default(0), // attempts started after the first
   scheduleId: text('schedule_id'),
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
   startedAt: integer('started_at', { mode: 'timestamp_ms' }),
   finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+  // ---- attempts and restarts
+  attempt: integer('attempt').notNull().default(0), // number of the current/last attempt (0: none yet)
+  failures: integer('failures').notNull().default(0), // restarts the workload's exits caused (on-failure's budget)
+  backoffStep: integer('backoff_step').notNull().default(0),
+  queuedAt: integer('queued_at', { mode: 'timestamp_ms' }), // queue order (FIFO by entry, restarts at the back)
+  nextAttemptAt: integer('next_attempt_at', { mode: 'timestamp_ms' }), // while in backoff
+  stoppedByUser: integer('stopped_by_user', { mode: 'boolean' }).notNull().default(false),
+  stopDeadline: integer('stop_deadline', { mode: 'timestamp_ms' }), // a stop in progress: SIGKILL at this time
+  health: text('health'), // JSON HealthState of the current attempt
 }, (t) => [
   index('jobs_state').on(t.state),
+  index('jobs_queue').on(t.state, t.queuedAt),
   uniqueIndex('jobs_name').on(t.name).where(sql`name IS NOT NULL`),
   index('jobs_schedule').on(t.scheduleId).where(sql`schedule_id IS NOT NULL`),
 ])
+
+/** One attempt of a job: its own container (`<job>.<n>`), exit and usage; its
+ *  output is the job's log from `logOffset` to the next attempt's. */
+export const attempts = sqliteTable('attempts', {
+  jobId: text('job_id').notNull().references(() => jobs.id, { onDelete: 'cascade' }),
+  n: integer('n').notNull(), // 1, 2, …
+  containerId: text('container_id').notNull(),
+  state: text('state').notNull(),
+  reason: text('reason'),
+  message: text('message'),
+  exitCode: integer('exit_code'),
+  signal: text('signal'),
+  oomKilled: integer('oom_killed', { mode: 'boolean' }).notNull().default(false),
+  timedOut: integer('timed_out', { mode: 'boolean' }).notNull().default(false),
+  usage: text('usage'),
+  logOffset: integer('log_offset'), // decoded log offset where this attempt's output starts
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  startedAt: integer('started_at', { mode: 'timestamp_ms' }),
+  finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+}, (t) => [primaryKey({ columns: [t.jobId, t.n] })])
 
 export const jobEvents = sqliteTable('job_events', {
   id: integer('id').primaryKey({ autoIncrement: true }),

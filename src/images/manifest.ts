@@ -49,6 +49,10 @@ export const ConfigSchema = z
         Labels: z.record(z.string(), z.string()).nullish(),
         StopSignal: z.string().nullish(),
         Volumes: z.record(z.string(), z.object({}).loose()).nullish(),
+        Healthcheck: z
+          .object({ Test: strArr, Interval: z.number().nullish(), Timeout: z.number().nullish(), StartPeriod: z.number().nullish(), StartInterval: z.number().nullish(), Retries: z.number().nullish() })
+          .loose()
+          .nullish(),
       })
       .loose()
       .nullish(),
@@ -114,6 +118,11 @@ export function parseConfig(bytes: Uint8Array, what = 'image config'): ParsedCon
   if (c.Labels) config.Labels = c.Labels
   if (c.StopSignal) config.StopSignal = c.StopSignal
   if (c.Volumes) config.Volumes = c.Volumes
+  if (c.Healthcheck?.Test?.length) {
+    const h = c.Healthcheck
+    config.Healthcheck = { Test: h.Test! }
+    for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) if (typeof h[k] === 'number') config.Healthcheck[k] = h[k]
+  }
   const platform: Platform = { os: r.data.os, architecture: r.data.architecture, ...(r.data.variant ? { variant: r.data.variant } : {}) }
   return { platform, config, diffIds: r.data.rootfs.diff_ids, raw: r.data }
 }

@@ -27,6 +27,8 @@ export interface ImageConfig {
   Labels?: Record<string, string>
   StopSignal?: string
   Volumes?: Record<string, object>
+  /** docker's HEALTHCHECK; durations in nanoseconds */
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number }
 }
 
 export interface ImageLayer {

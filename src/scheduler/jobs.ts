@@ -1,17 +1,19 @@
 import { ulid } from 'ulid'
 import type { EventBus } from '../events.js'
 import type { Clock } from '../lib/clock.js'
-import { isSkiffError, SkiffError } from '../lib/errors.js'
+import { SkiffError } from '../lib/errors.js'
 import type { Logger } from '../lib/log.js'
-import { admit, type AdmissionLimits } from './admission.js'
-import { containerSpec } from './container-spec.js'
-import type { TransitionPatch } from './job-repo.js'
+import type { AdmissionLimits } from './admission.js'
+import { Dispatcher } from './dispatcher.js'
 import { JobRepo } from './job-repo.js'
 import { checkPrivileges, type PrivilegePolicy } from './privileges.js'
-import { finalStateFor, isFinal, type JobState } from './job-state.js'
-import type { ContainerLike, ExitStatusLike, ImagesPort, LogsPort, RuntimePort, StdinLike } from './ports.js'
-import type { Job, JobQuery, Page, RunSpec } from './types.js'
-import type { ImageRecord } from '../images/types.js'
+import { isFinal } from './job-state.js'
+import type { ContainerLike, ImagesPort, LogsPort, RuntimePort, StdinLike } from './ports.js'
+import { bootAction } from './reconcile.js'
+import type { Backoff, RestartPolicy } from './restart-policy.js'
+import { StateWriter } from './state-writer.js'
+import { DEFAULT_STOP_TIMEOUT_MS, policyOf, Supervisor } from './supervisor.js'
+import type { Attempt, Job, JobEvent, JobQuery, Page, RunSpec } from './types.js'
 
 export interface JobServiceDeps {
   repo: JobRepo
@@ -22,20 +24,34 @@ export interface JobServiceDeps {
   log: Logger
   events: EventBus
   limits: AdmissionLimits & { maxQueued: number }
+  /** [0, 1) for backoff jitter (tests pass a constant) */
+  random?: () => number
   /** what jobs may ask for beyond the defaults (absent: nothing) */
   privileges?: PrivilegePolicy
 }
 
-/** In-memory bookkeeping for a job holding a slot. SQLite is the truth; this is
- *  only what cannot be stored: the live container handle and abort switches. */
-interface Active {
-  memoryBytes: number
-  container?: ContainerLike
-  killedByUser: boolean
-  killSignal?: NodeJS.Signals
-  abort: AbortController
-  /** an interactive job's open stdin, from create until it is closed or the job ends */
-  stdin?: StdinLike
+/** What the HTTP layer (and schedules) need from the scheduler: the façade's
+ *  public surface, so they depend on this interface, not on the class. */
+export interface Scheduler {
+  submit(spec: RunSpec, opts?: { id?: string; also?: (job: Job) => void }): Job
+  get(idOrName: string): Job | undefined
+  mustGet(idOrName: string): Job
+  list(q: JobQuery): Page<Job>
+  events(idOrName: string): JobEvent[]
+  attempts(idOrName: string): Attempt[]
+  wait(idOrName: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<Job>
+  kill(idOrName: string, signal?: NodeJS.Signals): Promise<Job>
+  stop(idOrName: string, opts?: { timeoutMs?: number }): Promise<Job>
+  start(idOrName: string): Job
+  restart(idOrName: string, opts?: { timeoutMs?: number }): Promise<Job>
+  update(idOrName: string, patch: { restart?: RestartPolicy; backoff?: Backoff }): Job
+  exec(idOrName: string, cmd: string[], opts?: Parameters<ContainerLike['exec']>[1]): ReturnType<ContainerLike['exec']>
+  writeStdin(idOrName: string, data: Uint8Array): Promise<void>
+  closeStdin(idOrName: string): Promise<void>
+  remove(idOrName: string, opts?: { force?: boolean }): Promise<void>
+  prune(opts?: { before?: Date }): Promise<string[]>
+  readonly queueDepth: number
+  readonly runningCount: number
 }
 
 export const notFound = (id: string) => new SkiffError('not_found', 'JOB_NOT_FOUND', `job ${id} not found`)
@@ -44,18 +60,26 @@ export const ambiguousId = (prefix: string, ids: string[]) =>
 export const notRunning = (j: { id: string; state: string }) => new SkiffError('conflict', 'JOB_NOT_RUNNING', `job ${j.id} is not running (state ${j.state})`)
 export const stdinNotOpen = (id: string) => new SkiffError('conflict', 'STDIN_NOT_OPEN', `job ${id} was not started with an open stdin (run it with "interactive": true)`)
 
-/** Job lifecycle: submit (persist before ack) → admission → pull → create → start
- *  → wait → record. Every transition is committed before it is acted on. */
-export class JobService {
+/** The scheduler's façade. A job: submit (persisted before the ack) → the
+ *  dispatcher claims it from the queue under admission → the supervisor runs an
+ *  attempt (pull → create → start), waits for it, records how it ended and asks
+ *  the restart policy what follows: settle, or back off and queue again. Every
+ *  transition is committed before it is acted on. */
+export class JobService implements Scheduler {
   readonly #d: JobServiceDeps
-  readonly #queue: { id: string; memoryBytes: number }[] = []
-  readonly #active = new Map<string, Active>()
-  readonly #teardowns = new Set<Promise<unknown>>()
+  readonly #writer: StateWriter
+  readonly #dispatcher: Dispatcher
+  readonly #sup: Supervisor
   #accepting = true
-  #dispatching = false
 
   constructor(deps: JobServiceDeps) {
     this.#d = deps
+    this.#writer = new StateWriter(deps.repo, deps.events, deps.clock)
+    this.#sup = new Supervisor({
+      writer: this.#writer, images: deps.images, runtime: deps.runtime, logs: deps.logs, clock: deps.clock, log: deps.log, random: deps.random,
+      kick: () => this.#dispatcher.kick(),
+    })
+    this.#dispatcher = new Dispatcher({ repo: deps.repo, clock: deps.clock, limits: deps.limits, active: () => this.#sup.active(), run: (job) => this.#sup.run(job) })
   }
 
   // ---- queries --------------------------------------------------------------
@@ -82,16 +106,20 @@ export class JobService {
     return this.#d.repo.list(q)
   }
 
-  events(id: string) {
-    return this.#d.repo.events(this.mustGet(id).id)
+  events(idOrName: string): JobEvent[] {
+    return this.#d.repo.events(this.mustGet(idOrName).id)
+  }
+
+  attempts(idOrName: string): Attempt[] {
+    return this.#d.repo.attempts(this.mustGet(idOrName).id)
   }
 
   get queueDepth(): number {
-    return this.#queue.length
+    return this.#dispatcher.depth
   }
 
   get runningCount(): number {
-    return this.#active.size
+    return this.#sup.live.size
   }
 
   // ---- commands -------------------------------------------------------------
@@ -101,16 +129,14 @@ export class JobService {
   submit(spec: RunSpec, opts: { id?: string; also?: (job: Job) => void } = {}): Job {
     if (!this.#accepting) throw new SkiffError('unavailable', 'SHUTTING_DOWN', 'daemon is shutting down')
     checkPrivileges(spec, this.#d.privileges ?? { allowedCapabilities: [] })
-    if (this.#queue.length >= this.#d.limits.maxQueued)
-      throw new SkiffError('resource_exhausted', 'QUEUE_FULL', `job queue is full (${this.#d.limits.maxQueued} queued); retry later`)
+    this.#dispatcher.assertCapacity()
     const job = this.#d.repo.insert(opts.id ?? ulid(), spec, this.#d.clock.now(), opts.also)
-    this.#queue.push({ id: job.id, memoryBytes: spec.limits.memoryBytes ?? 0 })
-    this.#publish(job)
-    queueMicrotask(() => this.#dispatch())
+    this.#writer.publish(job)
+    this.#dispatcher.kick()
     return job
   }
 
-  /** Resolves with the job once it is final, or as it stands when the timeout passes. */
+  /** Resolves with the job once it is settled, or as it stands when the timeout passes. */
   wait(idOrName: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Job> {
     const job = this.mustGet(idOrName)
     if (isFinal(job.state)) return Promise.resolve(job)
@@ -118,8 +144,9 @@ export class JobService {
       const onFinal = (j: Job) => {
         if (j.id === job.id) done(j)
       }
-      const timer = opts.timeoutMs !== undefined ? setTimeout(() => done(this.mustGet(job.id)), opts.timeoutMs) : undefined
-      const onAbort = () => done(this.mustGet(job.id))
+      // a request's own deadline, not a scheduling decision: the real clock
+      const timer = opts.timeoutMs !== undefined ? setTimeout(() => done(this.get(job.id) ?? job), opts.timeoutMs) : undefined
+      const onAbort = () => done(this.get(job.id) ?? job)
       const done = (j: Job) => {
         clearTimeout(timer)
         this.#d.events.off('job.final', onFinal)
@@ -134,23 +161,77 @@ export class JobService {
   async kill(idOrName: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<Job> {
     const job = this.mustGet(idOrName)
     if (isFinal(job.state)) throw notRunning(job)
-    const qi = this.#queue.findIndex((q) => q.id === job.id)
-    if (qi >= 0) {
-      this.#queue.splice(qi, 1)
-      return this.#finish(job.id, 'killed', { reason: 'killed', message: 'killed while queued' })
+    if (job.state === 'queued' || job.state === 'backoff') {
+      this.#sup.cancelBackoff(job.id)
+      return this.#writer.settle(job.id, 'killed', { reason: 'killed', message: `killed while ${job.state}` })
     }
-    const a = this.#active.get(job.id)
-    if (!a) throw new SkiffError('conflict', 'JOB_NOT_RUNNING', `job ${job.id} has no live container`)
-    a.killedByUser = true
-    a.killSignal = signal
-    if (a.container) await a.container.kill(signal)
-    else a.abort.abort()
+    const live = this.#sup.live.get(job.id)
+    if (!live) throw new SkiffError('conflict', 'JOB_NOT_RUNNING', `job ${job.id} has no live container`)
+    await this.#sup.kill(live, signal)
     return this.mustGet(job.id)
+  }
+
+  /** docker stop: the stop signal, SIGKILL after the timeout; resolves once the
+   *  job is `stopped`. A stopped job stays stopped until started (also across
+   *  daemon restarts, unless its policy is `always`). */
+  async stop(idOrName: string, opts: { timeoutMs?: number } = {}): Promise<Job> {
+    const job = this.mustGet(idOrName)
+    if (isFinal(job.state)) return job
+    const timeoutMs = opts.timeoutMs ?? job.spec.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS
+    if (job.state === 'queued' || job.state === 'backoff') {
+      this.#sup.cancelBackoff(job.id)
+      return this.#writer.settle(job.id, 'stopped', { reason: 'stopped', message: `stopped while ${job.state}`, stoppedByUser: true })
+    }
+    const live = this.#sup.live.get(job.id)
+    if (!live) throw new SkiffError('conflict', 'JOB_NOT_RUNNING', `job ${job.id} has no live container`)
+    const settled = this.wait(job.id)
+    // persisted first: a daemon that dies now finishes the stop when it comes back
+    this.#writer.update(job.id, { stoppedByUser: true, stopDeadline: new Date(this.#d.clock.now().getTime() + timeoutMs) })
+    this.#sup.stop(live, timeoutMs)
+    return settled
+  }
+
+  /** docker start: a settled job gets a new attempt (its restart budget and
+   *  backoff start over); an active one is left as it is. */
+  start(idOrName: string): Job {
+    const job = this.mustGet(idOrName)
+    if (!isFinal(job.state)) return job
+    if (!this.#accepting) throw new SkiffError('unavailable', 'SHUTTING_DOWN', 'daemon is shutting down')
+    const queued = this.#requeue(job.id, 'started by user')
+    this.#dispatcher.kick()
+    return queued
+  }
+
+  /** docker restart: stop (if active), then start. */
+  async restart(idOrName: string, opts: { timeoutMs?: number } = {}): Promise<Job> {
+    const job = this.mustGet(idOrName)
+    if (job.state === 'backoff') this.#sup.cancelBackoff(job.id)
+    if (job.state === 'backoff' || job.state === 'queued') {
+      const j = job.state === 'backoff' ? this.#writer.transition(job.id, 'queued', { queuedAt: this.#d.clock.now(), nextAttemptAt: null, detail: 'restarted by user' }) : job
+      this.#dispatcher.kick()
+      return j
+    }
+    if (!isFinal(job.state)) await this.stop(job.id, opts)
+    return this.start(job.id)
+  }
+
+  #requeue(id: string, detail: string): Job {
+    return this.#writer.transition(id, 'queued', {
+      queuedAt: this.#d.clock.now(), stoppedByUser: false, failures: 0, backoffStep: 0, nextAttemptAt: null, stopDeadline: null, finishedAt: null, detail,
+    })
+  }
+
+  /** docker update --restart: the policy (and backoff) of an existing job; it
+   *  applies from the next time an attempt ends. */
+  update(idOrName: string, patch: { restart?: RestartPolicy; backoff?: Backoff }): Job {
+    const job = this.mustGet(idOrName)
+    const spec: RunSpec = { ...job.spec, ...(patch.restart ? { restart: patch.restart } : {}), ...(patch.backoff ? { backoff: patch.backoff } : {}) }
+    return this.#writer.update(job.id, { spec })
   }
 
   async exec(idOrName: string, cmd: string[], opts: Parameters<ContainerLike['exec']>[1] = {}) {
     const job = this.mustGet(idOrName)
-    const c = this.#active.get(job.id)?.container
+    const c = this.#sup.live.get(job.id)?.container
     if (!c || job.state !== 'running') throw notRunning(job)
     return c.exec(cmd, opts)
   }
@@ -173,7 +254,7 @@ export class JobService {
     if (!job.spec.interactive) throw stdinNotOpen(job.id)
     // Until the job is running its stdin does not exist yet.
     while (!isFinal(job.state) && job.state !== 'running') job = await this.#nextState(job.id)
-    const w = this.#active.get(job.id)?.stdin
+    const w = this.#sup.live.get(job.id)?.stdin
     if (isFinal(job.state)) throw notRunning(job)
     if (!w) throw new SkiffError('conflict', 'STDIN_CLOSED', `stdin of job ${job.id} is closed: the daemon restarted since the job started, and its monitor closed it`)
     if (w.closed) throw new SkiffError('conflict', 'STDIN_CLOSED', `stdin of job ${job.id} is closed`)
@@ -194,15 +275,16 @@ export class JobService {
   async remove(idOrName: string, opts: { force?: boolean } = {}): Promise<void> {
     let job = this.mustGet(idOrName)
     if (!isFinal(job.state)) {
-      if (!opts.force) throw new SkiffError('conflict', 'JOB_RUNNING', `job ${job.id} is ${job.state}; kill it first or use force`)
+      if (!opts.force) throw new SkiffError('conflict', 'JOB_RUNNING', `job ${job.id} is ${job.state}; stop it first or use force`)
+      const settled = this.wait(job.id, { timeoutMs: 15_000 })
       await this.kill(job.id, 'SIGKILL')
-      job = await this.wait(job.id, { timeoutMs: 15_000 })
+      job = await settled
     }
     this.#d.repo.delete(job.id)
     await this.#d.logs.remove(job.id)
   }
 
-  /** Remove every finished job (and its logs). */
+  /** Remove every settled job (and its logs). */
   async prune(opts: { before?: Date } = {}): Promise<string[]> {
     const ids = this.#d.repo.finishedIds(opts.before)
     for (const id of ids) {
@@ -213,169 +295,52 @@ export class JobService {
   }
 
   // ---- lifecycle ------------------------------------------------------------
-  /** Reconcile with what survived a daemon restart, then start dispatching. */
-  async start(): Promise<void> {
-    for (const job of this.#d.repo.unfinished()) {
-      if (job.state === 'queued') {
-        this.#queue.push({ id: job.id, memoryBytes: job.spec.limits.memoryBytes ?? 0 })
-        continue
+  /** Reconcile with what survived a daemon restart (reconcile.ts), then dispatch. */
+  async boot(): Promise<void> {
+    const held = new Set<string>()
+    for (const job of [...this.#d.repo.unfinished(), ...this.#d.repo.settledRestartable()]) {
+      switch (bootAction({ state: job.state, stoppedByUser: job.stoppedByUser, restart: policyOf(job.spec) })) {
+        case 'arm-backoff':
+          this.#sup.armBackoff(job.id, job.nextAttemptAt ?? this.#d.clock.now())
+          break
+        case 'requeue':
+          this.#writer.transition(job.id, 'queued', { queuedAt: this.#d.clock.now(), detail: 'retried: the daemon restarted during the pull' }, {
+            state: 'failed', reason: 'daemon-restart', message: 'the daemon restarted during the pull', finishedAt: this.#d.clock.now(),
+          })
+          break
+        case 'start':
+          this.#requeue(job.id, 'restarted on daemon start (restart policy)')
+          break
+        case 'adopt': {
+          const containerId = this.#d.repo.attempts(job.id).at(-1)?.containerId ?? job.id
+          held.add(containerId)
+          let found: ContainerLike | undefined
+          try {
+            found = await this.#d.runtime.adopt(containerId)
+          } catch (e) {
+            this.#d.log.warn({ err: e, job: job.id }, 'adopt failed')
+          }
+          if (found) {
+            const j = job.state === 'starting' ? this.#writer.transition(job.id, 'running', { startedAt: this.#d.clock.now(), detail: 'adopted after daemon restart' }, { state: 'running', startedAt: this.#d.clock.now() }) : job
+            this.#sup.adopt(j, found)
+          } else this.#sup.lost(job, `the daemon restarted while the job was ${job.state} and its container is gone`)
+          break
+        }
       }
-      let found: ContainerLike | undefined
-      try {
-        found = job.state === 'pulling' ? undefined : await this.#d.runtime.adopt(job.id)
-      } catch (e) {
-        this.#d.log.warn({ err: e, job: job.id }, 'adopt failed')
-      }
-      if (!found) {
-        this.#finish(job.id, 'failed', { reason: 'daemon-restart', message: `the daemon restarted while the job was ${job.state} and its container is gone` })
-        continue
-      }
-      // Running or already exited: supervising it records the real exit either way.
-      const a: Active = { memoryBytes: job.spec.limits.memoryBytes ?? 0, container: found, killedByUser: false, abort: new AbortController() }
-      this.#active.set(job.id, a)
-      if (job.state === 'starting') this.#transition(job.id, 'running', { startedAt: this.#d.clock.now(), detail: 'adopted after daemon restart' })
-      void this.#supervise(job.id, a, found)
     }
-    // Containers of jobs that had already ended but whose teardown a crash cut short.
+    // Containers of attempts that had already ended but whose teardown a crash cut short.
     for (const id of (await this.#d.runtime.list?.()) ?? []) {
-      if (this.#active.has(id)) continue
-      const job = this.#d.repo.get(id)
-      if (job && !isFinal(job.state)) continue
+      if (held.has(id)) continue
       const c = await this.#d.runtime.adopt(id, { start: false }).catch(() => undefined)
-      if (c) this.#teardown(id, c)
+      if (c) this.#sup.teardown(id, c)
     }
-    this.#dispatch()
+    this.#dispatcher.start()
   }
 
   /** Stop accepting; containers keep running (their monitors outlive us). */
-  async stop(): Promise<void> {
+  async shutdown(): Promise<void> {
     this.#accepting = false
-    for (const a of this.#active.values()) if (!a.container) a.abort.abort()
-    await Promise.race([Promise.allSettled([...this.#teardowns]), new Promise((r) => setTimeout(r, 5000).unref())])
-  }
-
-  // ---- internals ------------------------------------------------------------
-  #dispatch(): void {
-    if (this.#dispatching || !this.#accepting) return
-    this.#dispatching = true
-    try {
-      let memory = 0
-      for (const a of this.#active.values()) memory += a.memoryBytes
-      const ids = admit(this.#queue, { count: this.#active.size, memoryBytes: memory }, this.#d.limits)
-      for (const id of ids) {
-        const qi = this.#queue.findIndex((q) => q.id === id)
-        const [q] = this.#queue.splice(qi, 1)
-        const a: Active = { memoryBytes: q!.memoryBytes, killedByUser: false, abort: new AbortController() }
-        this.#active.set(id, a)
-        void this.#run(id, a)
-      }
-    } finally {
-      this.#dispatching = false
-    }
-  }
-
-  async #run(id: string, a: Active): Promise<void> {
-    let job: Job
-    try {
-      job = this.#transition(id, 'pulling')
-      const image = await this.#image(job.spec, a.abort.signal)
-      if (a.killedByUser) return void this.#finish(id, 'killed', { reason: 'killed', message: 'killed before start' })
-      this.#transition(id, 'starting', { imageId: image.id })
-      const lowerDirs = await this.#d.images.lowerDirs(image)
-      const s = job.spec
-      a.container = await this.#d.runtime.create(containerSpec({ containerId: id, job, image, lowerDirs, logPath: this.#d.logs.pathFor(id) }))
-      if (a.killedByUser) {
-        await a.container.remove().catch(() => {})
-        return void this.#finish(id, 'killed', { reason: 'killed', message: 'killed before start' })
-      }
-      if (s.interactive) {
-        // Connected before the start, so the job can never read an early EOF.
-        a.stdin = a.container.openStdin!()
-        if (s.stdin !== undefined) void a.stdin.write(Buffer.from(s.stdin)).catch(() => {})
-      }
-      await a.container.start()
-      this.#transition(id, 'running', { startedAt: this.#d.clock.now() })
-      await this.#supervise(id, a, a.container)
-    } catch (e) {
-      const cur = this.#d.repo.get(id)
-      if (cur && !isFinal(cur.state)) {
-        if (a.killedByUser) this.#finish(id, 'killed', { reason: 'killed', message: 'killed before start' })
-        else {
-          const err = isSkiffError(e) ? e : undefined
-          if (!err) this.#d.log.error({ err: e, job: id }, 'job failed unexpectedly')
-          this.#finish(id, 'failed', { reason: err?.code ?? 'INTERNAL', message: err?.message ?? String(e) })
-        }
-      }
-      a.stdin?.destroy()
-      if (a.container) this.#teardown(id, a.container)
-    } finally {
-      this.#release(id)
-    }
-  }
-
-  /** Wait for a live container to end, record how, then clean it up. */
-  async #supervise(id: string, a: Active, c: ContainerLike): Promise<void> {
-    try {
-      const exit = await c.wait()
-      this.#recordExit(id, exit, a.killedByUser)
-    } catch (e) {
-      const err = isSkiffError(e) ? e : undefined
-      this.#finish(id, 'failed', { reason: err?.code ?? 'INTERNAL', message: err?.message ?? String(e) })
-    } finally {
-      a.stdin?.destroy()
-      this.#release(id)
-      // Removal (unmount, runtime delete, cgroup) happens after the exit is
-      // recorded: waiters get their answer without paying for teardown.
-      this.#teardown(id, c)
-    }
-  }
-
-  /** Container teardown runs after the exit is recorded; stop() waits for it so a
-   *  daemon shutting down leaves no mount or cgroup behind. */
-  #teardown(id: string, c: ContainerLike): void {
-    const p = c.remove().catch((err) => this.#d.log.warn({ err, job: id }, 'container cleanup failed'))
-    this.#teardowns.add(p)
-    void p.finally(() => this.#teardowns.delete(p))
-  }
-
-  #recordExit(id: string, exit: ExitStatusLike, killedByUser: boolean): void {
-    const state = finalStateFor(exit, killedByUser)
-    this.#finish(id, state, {
-      exitCode: exit.exitCode,
-      signal: exit.signal,
-      oomKilled: exit.oomKilled,
-      timedOut: exit.timedOut,
-      usage: exit.usage,
-      reason: state === 'exited' ? null : state,
-    })
-  }
-
-  #release(id: string): void {
-    if (this.#active.delete(id)) this.#dispatch()
-  }
-
-  async #image(spec: RunSpec, signal: AbortSignal): Promise<ImageRecord> {
-    if (spec.pull !== 'always') {
-      const have = this.#d.images.resolve(spec.image)
-      if (have) return have
-      if (spec.pull === 'never')
-        throw new SkiffError('failed_precondition', 'IMAGE_NOT_PRESENT', `image ${spec.image} is not present locally and pull is "never"`, { field: 'image' })
-    }
-    return this.#d.images.pull(spec.image, { signal })
-  }
-
-  #transition(id: string, to: JobState, patch: TransitionPatch = {}): Job {
-    const job = this.#d.repo.transition(id, to, this.#d.clock.now(), patch)
-    this.#publish(job)
-    return job
-  }
-
-  #finish(id: string, to: JobState, patch: TransitionPatch): Job {
-    return this.#transition(id, to, { finishedAt: this.#d.clock.now(), ...patch })
-  }
-
-  #publish(job: Job): void {
-    this.#d.events.emit('job.state', job)
-    if (isFinal(job.state)) this.#d.events.emit('job.final', job)
+    this.#dispatcher.stop()
+    await this.#sup.shutdown()
   }
 }

@@ -70,6 +70,8 @@ export interface RuntimePort {
 export interface LogsPort {
   pathFor(jobId: string): string
   remove(jobId: string): Promise<void>
+  /** The decoded offset just past the job's output so far (where the next attempt's starts). */
+  end(jobId: string): Promise<number>
   /** Last `bytes` of combined output (for ?wait=true responses). */
   tailText?(jobId: string, bytes: number): Promise<string>
 }

@@ -1,4 +1,6 @@
-import type { JobState } from './job-state.js'
+import type { AttemptState, JobState } from './job-state.js'
+import type { HealthConfig, HealthState } from './health.js'
+import type { Backoff, RestartPolicy } from './restart-policy.js'
 
 /** A validated run request, already in skiff units (bytes, ms). The HTTP layer
  *  turns user-shaped input ("256m", "30s", cmd as a string) into this. */
@@ -25,6 +27,18 @@ export interface RunSpec {
   capAdd?: string[]
   capDrop?: string[]
   pull: 'missing' | 'always' | 'never'
+  /** Absent: "no". */
+  restart?: RestartPolicy
+  /** Absent: DEFAULT_BACKOFF (docker's numbers). */
+  backoff?: Backoff
+  /** Absent: the image's HEALTHCHECK, if any; 'none' disables it. */
+  healthcheck?: HealthConfig | 'none'
+  /** What an unhealthy job gets (absent: none). */
+  onUnhealthy?: 'none' | 'restart' | 'stop' | 'kill'
+  /** Signal a stop sends first (absent: the image's StopSignal, else SIGTERM). */
+  stopSignal?: string
+  /** Grace time between the stop signal and SIGKILL (absent: 10 s, docker's). */
+  stopTimeoutMs?: number
 }
 
 export interface JobUsage {
@@ -49,7 +63,36 @@ export interface Job {
   oomKilled: boolean
   timedOut: boolean
   usage: JobUsage | null
+  /** attempts started after the first */
   restarts: number
+  /** the current (or last) attempt's number; 0 before the first */
+  attempt: number
+  /** restarts caused by the workload's own exits (on-failure's budget) */
+  failures: number
+  backoffStep: number
+  queuedAt: Date | null
+  nextAttemptAt: Date | null
+  stoppedByUser: boolean
+  stopDeadline: Date | null
+  health: HealthState | null
+  createdAt: Date
+  startedAt: Date | null
+  finishedAt: Date | null
+}
+
+export interface Attempt {
+  jobId: string
+  n: number
+  containerId: string
+  state: AttemptState
+  reason: string | null
+  message: string | null
+  exitCode: number | null
+  signal: string | null
+  oomKilled: boolean
+  timedOut: boolean
+  usage: JobUsage | null
+  logOffset: number | null
   createdAt: Date
   startedAt: Date | null
   finishedAt: Date | null

@@ -26,6 +26,11 @@ export class ManualClock implements Clock {
     return this.#timers.size
   }
 
+  /** When the armed timers fall due (epoch ms), soonest first. */
+  dueTimes(): number[] {
+    return [...this.#timers.values()].map((t) => t.at).sort((a, b) => a - b)
+  }
+
   /** Move to `to`, firing every timer due on the way, each at its own time. */
   advanceTo(to: Date | string | number): void {
     const target = new Date(to).getTime()
@@ -52,4 +57,68 @@ export class ManualClock implements Clock {
     for (const e of this.#timers.values()) e.at += delta
     this.#now = t
   }
+}
+
+// ---- for tests of async services (the scheduler's supervisor, health loop) ----
+
+export interface ClockSession {
+  clock: Clock
+  /** a daemon's kill -9: its timers never fire, its later setTimeouts do nothing */
+  crash(): void
+}
+
+/** A Clock on the same time whose timers die with `crash()`. */
+export function clockSession(c: ManualClock): ClockSession {
+  let dead = false
+  const timers = new Set<{ cancel(): void }>()
+  return {
+    clock: {
+      now: () => c.now(),
+      setTimeout: (fn, ms) => {
+        if (dead) return { cancel() {} }
+        const t = c.setTimeout(() => {
+          timers.delete(t)
+          if (!dead) fn()
+        }, ms)
+        timers.add(t)
+        return { cancel: () => (timers.delete(t), t.cancel()) }
+      },
+    },
+    crash: () => {
+      dead = true
+      for (const t of timers) t.cancel()
+    },
+  }
+}
+
+/** Advance `ms`, one due timer at a time, letting the promise chains each timer
+ *  starts settle before the next (so they can arm the timers that follow). */
+export async function advanceSettled(c: ManualClock, ms: number): Promise<void> {
+  const end = c.now().getTime() + ms
+  for (;;) {
+    await flush()
+    const due = c.dueTimes().find((t) => t <= end)
+    if (due === undefined) break
+    c.advanceTo(due)
+  }
+  c.advanceTo(end)
+  await flush()
+}
+
+/** Fire the next armed timer, however far away; the ms advanced (undefined: none armed). */
+export async function nextTimer(c: ManualClock): Promise<number | undefined> {
+  await flush()
+  const due = c.dueTimes()[0]
+  if (due === undefined) return undefined
+  const ms = due - c.now().getTime()
+  await advanceSettled(c, ms)
+  return ms
+}
+
+/** Delays (ms from now) of the armed timers, soonest first. */
+export const pendingDelays = (c: ManualClock) => c.dueTimes().map((t) => t - c.now().getTime())
+
+/** Let promise chains settle (several macrotask turns: SQLite and fs promises in between). */
+export async function flush(turns = 5): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r))
 }

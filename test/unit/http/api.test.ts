@@ -50,10 +50,10 @@ beforeAll(async () => {
   const events = new EventBus()
   const jobs = new JobService({
     repo, images, runtime: new FakeRuntime((s) => ({ ms: s.process.args[0] === 'sleep' ? 60_000 : 1, exit: { exitCode: s.process.args[0] === 'fail' ? 3 : 0 } })),
-    logs: { pathFor: (id) => join(dir, id), remove: async () => {} },
+    logs: { pathFor: (id) => join(dir, id), remove: async () => {}, end: async () => 0 },
     clock: realClock, log: silentLogger, events, limits: { maxConcurrent: 4, maxMemory: 0, maxQueued: 100 },
   })
-  await jobs.start()
+  await jobs.boot()
   const metrics = new Metrics({ jobsByState: () => repo.countByState(), queueDepth: () => jobs.queueDepth, running: () => jobs.runningCount })
   const app = createApp({ jobs, images, logs: { output: async () => ({ stdout: 'hi\n', stderr: '', truncated: false }) }, events, metrics, log: silentLogger, token: () => TOKEN, bodyLimit: 64 * 1024 })
   ls = await listen(app, { socket: join(dir, 'api.sock'), listen: '127.0.0.1:0' })

@@ -33,10 +33,10 @@ beforeAll(async () => {
   jobs = new JobService({
     repo, images: { pull: async () => fakeImage, resolve: () => fakeImage, lowerDirs: async () => [] },
     runtime: new FakeRuntime((s) => ({ ms: s.process.args[0] === 'sleep' ? 60_000 : 1, exit: {} })),
-    logs: { pathFor: (id) => join(dir, id), remove: async () => {} },
+    logs: { pathFor: (id) => join(dir, id), remove: async () => {}, end: async () => 0 },
     clock, log: silentLogger, events, limits: { maxConcurrent: 4, maxMemory: 0, maxQueued: 100 },
   })
-  await jobs.start()
+  await jobs.boot()
   sched = new ScheduleService({ repo: new ScheduleRepo(o.db), jobs: schedulerPort(jobs, clock), clock, log: silentLogger, events })
   sched.start()
   const metrics = new Metrics({ jobsByState: () => repo.countByState(), queueDepth: () => 0, running: () => 0 })
@@ -49,7 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   sched.stop()
   for (const j of jobs.list({ limit: 1000 }).items) if (j.state === 'running') await jobs.kill(j.id).catch(() => {})
-  await jobs.stop()
+  await jobs.shutdown()
   await ls?.close()
   await unix?.close()
   closeDb?.()

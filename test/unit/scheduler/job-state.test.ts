@@ -11,11 +11,29 @@ describe('job state machine', () => {
     ['running', 'oom', true],
     ['exited', 'running', false],
     ['queued', 'running', false],
-    ['killed', 'queued', false],
+    ['killed', 'queued', true],
+    ['running', 'backoff', true],
+    ['backoff', 'queued', true],
+    ['backoff', 'running', false],
+    ['backoff', 'stopped', true],
+    ['pulling', 'queued', true],
+    ['running', 'queued', false],
+    ['stopped', 'running', false],
+    ['queued', 'backoff', false],
   ] as const)('%s → %s allowed: %s', (from, to, ok) => expect(canTransition(from, to)).toBe(ok))
 
-  it('final states have no way out', () => {
-    for (const s of JOB_STATES) if (isFinal(s)) for (const t of JOB_STATES) expect(canTransition(s, t)).toBe(false)
+  it('a settled job moves only when it is queued again (a user start, or a boot under its policy)', () => {
+    for (const s of JOB_STATES) if (isFinal(s)) for (const t of JOB_STATES) expect(canTransition(s, t)).toBe(t === 'queued')
+  })
+
+  it('every state but the settled ones can reach a settled one, and every settled state is reachable', () => {
+    const reach = (from: string, seen = new Set<string>()): Set<string> => {
+      for (const t of JOB_STATES) if (canTransition(from as never, t) && !seen.has(t)) { seen.add(t); reach(t, seen) }
+      return seen
+    }
+    for (const s of JOB_STATES) expect([...reach(s)].some((t) => isFinal(t as never)), s).toBe(true)
+    const fromQueued = reach('queued')
+    for (const s of JOB_STATES) if (isFinal(s)) expect(fromQueued.has(s), s).toBe(true)
   })
 
   it('an illegal transition is a conflict naming both states', () => {
@@ -29,6 +47,12 @@ describe('job state machine', () => {
     [{ oomKilled: false, timedOut: false }, true, 'killed'],
     [{ oomKilled: true, timedOut: false }, true, 'oom'],
   ] as const)('exit %o killedByUser=%s → %s', (exit, byUser, want) => expect(finalStateFor(exit, byUser)).toBe(want))
+
+  it.each([
+    [{ oomKilled: false, timedOut: false }, { stoppedByUser: true }, 'stopped'],
+    [{ oomKilled: false, timedOut: false }, { stoppedByUser: true, killedByUser: true }, 'stopped'],
+    [{ oomKilled: false, timedOut: true }, { stoppedByUser: true }, 'timed_out'],
+  ] as const)('exit %o by %o → %s', (exit, by, want) => expect(finalStateFor(exit, by)).toBe(want))
 })
 
 describe('admission', () => {

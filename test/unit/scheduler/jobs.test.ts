@@ -39,14 +39,14 @@ describe('JobService', () => {
     new JobService({
       repo, runtime: rt, clock: realClock, log: silentLogger, events: new EventBus(),
       images: { pull: async () => image, resolve, lowerDirs: async () => ['/lower'] },
-      logs: { pathFor: (id) => join(dir, id), remove: async () => {} },
+      logs: { pathFor: (id) => join(dir, id), remove: async () => {}, end: async () => 0 },
       limits: { maxConcurrent, maxMemory: 0, maxQueued: 1000 },
     })
 
   it('runs 200 jobs with at most 8 at once, each recording its own exit code', async () => {
     const rt = new FakeRuntime((s) => ({ ms: 2, exit: { exitCode: Number(s.process.args[0]) } }))
     const svc = make(rt)
-    await svc.start()
+    await svc.boot()
     const jobs = Array.from({ length: 200 }, (_, i) => svc.submit(spec({ cmd: [String(i % 7)] })))
     const done = await Promise.all(jobs.map((j) => svc.wait(j.id)))
     expect(rt.maxRunning).toBeLessThanOrEqual(8)
@@ -61,7 +61,7 @@ describe('JobService', () => {
   it('maps oom and timeout exits to their states', async () => {
     const rt = new FakeRuntime((s) => ({ ms: 1, exit: s.process.args[0] === 'oom' ? { exitCode: 137, oomKilled: true } : { exitCode: 137, timedOut: true } }))
     const svc = make(rt)
-    await svc.start()
+    await svc.boot()
     const a = svc.submit(spec({ cmd: ['oom'] }))
     const b = svc.submit(spec({ cmd: ['slow'] }))
     expect((await svc.wait(a.id)).state).toBe('oom')
@@ -71,7 +71,7 @@ describe('JobService', () => {
   it('kills a queued job without running it, and a running one by signal', async () => {
     const rt = new FakeRuntime(() => ({ ms: 60_000, exit: {} }))
     const svc = make(rt, 1)
-    await svc.start()
+    await svc.boot()
     const running = svc.submit(spec())
     const queued = svc.submit(spec())
     await waitFor('the first job running', () => svc.get(running.id)!.state === 'running')
@@ -85,7 +85,7 @@ describe('JobService', () => {
 
   it('refuses a taken name and removing a running job without force', async () => {
     const svc = make(new FakeRuntime(() => ({ ms: 60_000, exit: {} })))
-    await svc.start()
+    await svc.boot()
     const j = svc.submit(spec({ name: 'web' }))
     expect(() => svc.submit(spec({ name: 'web' }))).toThrow(expect.objectContaining({ code: 'NAME_IN_USE' }))
     await waitFor('the job running', () => svc.get(j.id)!.state === 'running')
@@ -97,7 +97,7 @@ describe('JobService', () => {
   it('fails a job whose image is absent under pull "never", naming the reason', async () => {
     const rt = new FakeRuntime(() => ({ ms: 1, exit: {} }))
     const svc = make(rt, 8, () => undefined)
-    await svc.start()
+    await svc.boot()
     const done = await svc.wait(svc.submit(spec({ pull: 'never' })).id)
     expect(done).toMatchObject({ state: 'failed', reason: 'IMAGE_NOT_PRESENT' })
     expect(rt.created).toHaveLength(0)

@@ -46,7 +46,7 @@ describe('ScheduleService', () => {
       w.sched.stop()
       // nothing may touch the database once it is closed: end every fake container
       for (const j of w.jobs.list({ limit: 1000 }).items) if (j.state === 'running') await w.jobs.kill(j.id).catch(() => {})
-      await w.jobs.stop()
+      await w.jobs.shutdown()
     }
     await new Promise((r) => setTimeout(r, 20))
     db.close()
@@ -62,10 +62,10 @@ describe('ScheduleService', () => {
     const jobs = new JobService({
       repo: new JobRepo(db.db), runtime: rt, clock, log: silentLogger, events,
       images: { pull: async () => fakeImage, resolve: () => fakeImage, lowerDirs: async () => ['/lower'] },
-      logs: { pathFor: (id) => join(dir, id), remove: async (id) => void removedLogs.push(id) },
+      logs: { pathFor: (id) => join(dir, id), remove: async (id) => void removedLogs.push(id), end: async () => 0 },
       limits: { maxConcurrent: 16, maxMemory: 0, maxQueued: 1000 },
     })
-    await jobs.start()
+    await jobs.boot()
     const repo = new ScheduleRepo(db.db)
     const w = { clock, jobs, repo, rt, removedLogs } as World
     w.sched = new ScheduleService({ repo, jobs: schedulerPort(jobs, clock), clock, log: silentLogger, events, crash: opts.crash && ((p) => opts.crash!(p, w)), stopTimeoutMs: 5000, maxTimerMs: opts.maxTimerMs })
@@ -76,7 +76,7 @@ describe('ScheduleService', () => {
   /** Simulated kill -9: stop both services where they stand, write nothing more. */
   const crash = (w: World) => {
     w.sched.stop()
-    void w.jobs.stop()
+    void w.jobs.shutdown()
     throw new Error('simulated crash')
   }
   const create = (w: World, o: Partial<ScheduleInput> = {}) =>
@@ -139,7 +139,7 @@ describe('ScheduleService', () => {
       create(w1, o)
       w1.clock.advanceTo(at(1))
       w1.sched.stop()
-      await w1.jobs.stop()
+      await w1.jobs.shutdown()
       const w2 = await world({ clock: new ManualClock(at(1 + ticks).getTime() + 500) })
       await settle(w2)
       return w2

@@ -1,0 +1,71 @@
+import { constants } from 'node:os'
+import type { ImageRecord } from '../images/index.js'
+import { SkiffError } from '../lib/errors.js'
+import { containerSpec } from './container-spec.js'
+import type { LiveAttempt } from './live.js'
+import type { ImagesPort, LogsPort, RuntimePort } from './ports.js'
+import type { StateWriter } from './state-writer.js'
+import type { Job, RunSpec } from './types.js'
+
+export interface AttemptDeps {
+  images: ImagesPort
+  runtime: RuntimePort
+  logs: LogsPort
+  writer: StateWriter
+  clock: { now(): Date }
+}
+
+/** The user asked for a stop or kill while the attempt was still starting. */
+export class AttemptCancelled extends Error {}
+
+/** One attempt of a job: pull → create → start. The attempt's container is
+ *  `<job>.<n>`; its output goes to the job's one log, and the attempt records
+ *  the log offset where it begins. Each transition is committed before the next
+ *  step; a stop or kill that arrives meanwhile is honoured at the next step. */
+export async function runAttempt(job: Job, live: LiveAttempt, d: AttemptDeps, containerId: string): Promise<void> {
+  const s = job.spec
+  const image = await resolveImage(d.images, s, live.abort.signal)
+  if (live.userStop || live.userKill) throw new AttemptCancelled()
+  live.imageConfig = image.config
+  live.stopSignal = stopSignalFor(s, image)
+  d.writer.transition(job.id, 'starting', { imageId: image.id }, { state: 'starting' })
+  const lowerDirs = await d.images.lowerDirs(image)
+  // Every earlier attempt's monitor has exited: the log ends where this one starts.
+  const logOffset = await d.logs.end(job.id)
+  live.container = await d.runtime.create(containerSpec({ containerId, job, image, lowerDirs, logPath: d.logs.pathFor(job.id) }))
+  if (live.userStop || live.userKill) throw new AttemptCancelled()
+  if (s.interactive) {
+    // Connected before the start, so the job can never read an early EOF.
+    live.stdin = live.container.openStdin!()
+    if (s.stdin !== undefined) void live.stdin.write(Buffer.from(s.stdin)).catch(() => {})
+  }
+  await live.container.start()
+  const now = d.clock.now()
+  live.startedAtMs = now.getTime()
+  d.writer.transition(job.id, 'running', { startedAt: now, finishedAt: null }, { state: 'running', startedAt: now, logOffset })
+}
+
+async function resolveImage(images: ImagesPort, spec: RunSpec, signal: AbortSignal): Promise<ImageRecord> {
+  if (spec.pull !== 'always') {
+    const have = images.resolve(spec.image)
+    if (have) return have
+    if (spec.pull === 'never')
+      throw new SkiffError('failed_precondition', 'IMAGE_NOT_PRESENT', `image ${spec.image} is not present locally and pull is "never"`, { field: 'image' })
+  }
+  return images.pull(spec.image, { signal })
+}
+
+/** The job's stop_signal, else the image's StopSignal (docker's STOPSIGNAL), else SIGTERM. */
+export function stopSignalFor(spec: RunSpec, image?: ImageRecord): NodeJS.Signals {
+  const s = spec.stopSignal ?? image?.config.StopSignal ?? 'SIGTERM'
+  return normalizeSignal(s) ?? 'SIGTERM'
+}
+
+const SIGNALS = constants.signals as Record<string, number>
+
+/** "TERM", "SIGTERM", "15" → "SIGTERM"; undefined if it names no signal. */
+export function normalizeSignal(s: string): NodeJS.Signals | undefined {
+  if (/^\d+$/.test(s)) return (Object.entries(SIGNALS).find(([, n]) => n === Number(s))?.[0] as NodeJS.Signals | undefined)
+  const name = (s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`) as NodeJS.Signals
+  return name in SIGNALS ? name : undefined
+}
