@@ -1,4 +1,4 @@
-import { ulid } from 'ulid'
+import { monotonicFactory } from 'ulid'
 import type { EventBus } from '../events.js'
 import type { Clock } from '../lib/clock.js'
 import { SkiffError } from '../lib/errors.js'
@@ -53,6 +53,10 @@ export interface Scheduler {
   readonly queueDepth: number
   readonly runningCount: number
 }
+
+/** Job ids sort in submission order even within one millisecond: the queue's
+ *  FIFO order falls back to the id when two jobs entered it at the same time. */
+const ulid = monotonicFactory()
 
 export const notFound = (id: string) => new SkiffError('not_found', 'JOB_NOT_FOUND', `job ${id} not found`)
 export const ambiguousId = (prefix: string, ids: string[]) =>

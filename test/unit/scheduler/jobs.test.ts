@@ -58,6 +58,15 @@ describe('JobService', () => {
     expect(repo.events(jobs[0]!.id).map((e) => e.state)).toEqual(['queued', 'pulling', 'starting', 'running', 'exited'])
   })
 
+  it('starts jobs in submission order, also those submitted within one millisecond (FIFO)', async () => {
+    const rt = new FakeRuntime(() => ({ ms: 0, exit: {} }))
+    const svc = make(rt, 1)
+    await svc.boot()
+    const ids = Array.from({ length: 30 }, () => svc.submit(spec()).id)
+    await Promise.all(ids.map((id) => svc.wait(id)))
+    expect(rt.created.map((c) => c.id.split('.')[0])).toEqual(ids)
+  })
+
   it('maps oom and timeout exits to their states', async () => {
     const rt = new FakeRuntime((s) => ({ ms: 1, exit: s.process.args[0] === 'oom' ? { exitCode: 137, oomKilled: true } : { exitCode: 137, timedOut: true } }))
     const svc = make(rt)

@@ -145,7 +145,7 @@ describe('services: restarts, stops, health, live-restore', () => {
   })
 
   it('stop: the image\'s StopSignal first, SIGKILL after the timeout for a job that ignores it; nothing left', async () => {
-    image = { ...fakeImage, config: { StopSignal: 'SIGQUIT' } }
+    image = { ...fakeImage, config: { ...fakeImage.config, StopSignal: 'SIGQUIT' } }
     rt.ignores = ['SIGQUIT']
     const job = svc.submit(spec({ restart: { mode: 'always' } }))
     const c = await running(job.id, 1)
@@ -251,7 +251,7 @@ describe('services: restarts, stops, health, live-restore', () => {
   })
 
   it('the image\'s HEALTHCHECK applies unless the job disables it', async () => {
-    image = { ...fakeImage, config: { Healthcheck: { Test: ['CMD', 'probe'], Interval: 1e9 } } }
+    image = { ...fakeImage, config: { ...fakeImage.config, Healthcheck: { Test: ['CMD', 'probe'], Interval: 1e9 } } }
     const a = svc.submit(spec())
     const ca = await running(a.id, 1)
     const b = svc.submit(spec({ healthcheck: 'none' }))
