@@ -73,6 +73,14 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
         const j = await jobs.wait(id)
         return { exitCode: j.exitCode, signal: j.signal, state: j.state }
       },
+      attempts: (id: string) => jobs.attempts(id).flatMap((a) => (a.logOffset === null ? [] : [{ n: a.n, offset: a.logOffset }])),
+      onAttempt: (id: string, fn: (m: { n: number; offset: number }) => void) => {
+        const on = (a: { jobId: string; n: number; logOffset: number }) => {
+          if (a.jobId === id) fn({ n: a.n, offset: a.logOffset })
+        }
+        events.on('job.attempt', on)
+        return () => void events.off('job.attempt', on)
+      },
     },
   }
   const tickets = new TicketStore()

@@ -7,6 +7,8 @@ export interface SkiffEvents {
   'job.state': [job: Job]
   /** A job reached a final state. */
   'job.final': [job: Job]
+  /** An attempt's output begins at this log offset (published before its container starts). */
+  'job.attempt': [a: { jobId: string; n: number; logOffset: number }]
   'image.pulled': [info: { ref: string; bytes: number; ms: number }]
 }
 

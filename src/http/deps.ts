@@ -1,6 +1,6 @@
 import type { EventBus } from '../events.js'
 import type { Logger } from '../lib/log.js'
-import type { JobService, ScheduleService } from '../scheduler/index.js'
+import type { Scheduler, ScheduleService } from '../scheduler/index.js'
 import type { ImagesApi } from './ports.js'
 import type { Metrics } from './metrics.js'
 import type { LogsApi } from './ports.js'
@@ -9,7 +9,8 @@ import type { LogsRouteDeps } from './routes/logs.js'
 import type { TicketStore } from './tickets.js'
 
 export interface ApiDeps {
-  jobs: JobService
+  /** the scheduler's façade, through its interface (a fake or another store's implements it) */
+  jobs: Scheduler
   images: ImagesApi
   logs: LogsApi
   events: EventBus

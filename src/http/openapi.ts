@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { ErrorSchema } from './schemas/common.js'
-import { ExecSchema, JobViewSchema, KillSchema, RunResultSchema } from './schemas/job.js'
+import { AttemptViewSchema, ExecSchema, JobViewSchema, KillSchema, RunResultSchema } from './schemas/job.js'
+import { StopSchema, UpdateJobSchema } from './schemas/service.js'
 import { ImageViewSchema, PullSchema } from './schemas/image.js'
 import { RunRequestSchema } from './schemas/run-request.js'
 import { SchedulePatchSchema, ScheduleRequestSchema, ScheduleSummarySchema, ScheduleViewSchema } from './schemas/schedule.js'
@@ -29,6 +30,11 @@ export const OPERATIONS: Op[] = [
   { method: 'post', path: '/run', summary: 'Run a job', body: RunRequestSchema, query: { wait: 'hold the request until the job ends', timeout: 'with wait: give up waiting after this duration (e.g. 30s)' }, ok: [201, JobViewSchema, 'the queued job; with ?wait=true: 200 and RunResult'], errors: [400, 401, 409, 413, 422, 503] },
   { method: 'get', path: '/jobs', summary: 'List jobs (newest first)', query: { state: 'comma-separated states', name: 'exact name', label: 'key=value (repeatable)', limit: '1..1000', before: 'cursor: the `next` of the previous page' }, ok: [200, Page(JobViewSchema)] },
   { method: 'get', path: '/jobs/{id}', summary: 'Inspect a job. Every /jobs/{id} route takes the id, the name, or a unique id prefix (any case; ambiguous: 409 AMBIGUOUS_JOB_ID)', ok: [200, JobViewSchema], errors: [404, 409] },
+  { method: 'get', path: '/jobs/{id}/attempts', summary: 'The attempts of a job (one per start and restart), oldest first', ok: [200, z.object({ items: z.array(AttemptViewSchema) })], errors: [404] },
+  { method: 'post', path: '/jobs/{id}/stop', summary: 'Stop: the stop signal, SIGKILL after the timeout; answers once stopped. A stopped job is not restarted (unless-stopped: not even by a daemon restart)', body: StopSchema, ok: [200, JobViewSchema], errors: [404] },
+  { method: 'post', path: '/jobs/{id}/start', summary: 'Start a settled job again (a new attempt; its restart count and backoff start over). No-op for an active job', ok: [202, JobViewSchema], errors: [404, 503] },
+  { method: 'post', path: '/jobs/{id}/restart', summary: 'Stop (if active), then start', body: StopSchema, ok: [202, JobViewSchema], errors: [404] },
+  { method: 'patch', path: '/jobs/{id}', summary: 'Change the restart policy or backoff of a job (docker update --restart); applies from its next exit', body: UpdateJobSchema, ok: [200, JobViewSchema], errors: [400, 404] },
   { method: 'get', path: '/jobs/{id}/events', summary: 'State history of a job', ok: [200, z.object({ items: z.array(z.object({ state: z.string(), time: z.string(), detail: z.string().nullable() })) })], errors: [404] },
   { method: 'post', path: '/jobs/{id}/kill', summary: 'Send a signal (default SIGKILL): a name (SIGTERM, TERM, SIGRTMIN+2) or a number 1-64', body: KillSchema, ok: [202, JobViewSchema], errors: [400, 404, 409] },
   { method: 'post', path: '/jobs/{id}/wait', summary: 'Wait for a job to end', query: { timeout: 'give up after this duration' }, ok: [200, RunResultSchema], errors: [400, 404] },
@@ -40,7 +46,7 @@ export const OPERATIONS: Op[] = [
   { method: 'post', path: '/jobs/{id}/stdin', summary: 'Write the request body (raw bytes, streamed) to an interactive job\'s stdin. WebSocket alternative: GET /jobs/{id}/attach', query: { eof: 'close stdin after the body' }, ok: [200, z.object({ written: z.number(), closed: z.boolean() })], errors: [404, 409] },
   { method: 'delete', path: '/jobs/{id}', summary: 'Remove a finished job and its logs', query: { force: 'kill it first if running' }, ok: [204, null], errors: [404, 409] },
   { method: 'post', path: '/jobs/prune', summary: 'Remove all finished jobs', ok: [200, z.object({ removed: z.array(z.string()) })] },
-  { method: 'get', path: '/jobs/{id}/logs', summary: 'Job output (text, or NDJSON records with Accept: application/x-ndjson)', query: { stream: 'stdout|stderr|all', tail: 'last N lines', since: 'RFC 3339 time or duration like 5m', from: 'byte offset to resume from', timestamps: 'prefix lines with time', follow: 'stream until the job ends' }, ok: [200, null, 'text/plain or application/x-ndjson'], errors: [404] },
+  { method: 'get', path: '/jobs/{id}/logs', summary: 'Job output of every attempt in order (text, or NDJSON records with Accept: application/x-ndjson, where {"attempt": {n, offset}} marks where each restart\'s output begins)', query: { stream: 'stdout|stderr|all', tail: 'last N lines', since: 'RFC 3339 time or duration like 5m', from: 'byte offset to resume from (offsets run on across attempts)', timestamps: 'prefix lines with time', follow: 'stream until the job settles (across restarts)', attempt: 'only this attempt\'s output (1, 2, …)' }, ok: [200, null, 'text/plain or application/x-ndjson'], errors: [404] },
   { method: 'post', path: '/images/pull', summary: 'Pull an image (NDJSON progress with Accept: application/x-ndjson)', body: PullSchema, ok: [200, ImageViewSchema], errors: [400, 422, 502] },
   { method: 'get', path: '/images', summary: 'List images', ok: [200, z.object({ items: z.array(ImageViewSchema) })] },
   { method: 'get', path: '/images/{ref}', summary: 'Inspect an image', ok: [200, ImageViewSchema], errors: [404] },

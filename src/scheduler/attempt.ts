@@ -31,7 +31,7 @@ export async function runAttempt(job: Job, live: LiveAttempt, d: AttemptDeps, co
   d.writer.transition(job.id, 'starting', { imageId: image.id }, { state: 'starting' })
   const lowerDirs = await d.images.lowerDirs(image)
   // Every earlier attempt's monitor has exited: the log ends where this one starts.
-  const logOffset = await d.logs.end(job.id)
+  d.writer.attemptLog(job.id, live.n, await d.logs.end(job.id))
   live.container = await d.runtime.create(containerSpec({ containerId, job, image, lowerDirs, logPath: d.logs.pathFor(job.id) }))
   if (live.userStop || live.userKill) throw new AttemptCancelled()
   if (s.interactive) {
@@ -42,7 +42,7 @@ export async function runAttempt(job: Job, live: LiveAttempt, d: AttemptDeps, co
   await live.container.start()
   const now = d.clock.now()
   live.startedAtMs = now.getTime()
-  d.writer.transition(job.id, 'running', { startedAt: now, finishedAt: null }, { state: 'running', startedAt: now, logOffset })
+  d.writer.transition(job.id, 'running', { startedAt: now, finishedAt: null }, { state: 'running', startedAt: now })
 }
 
 async function resolveImage(images: ImagesPort, spec: RunSpec, signal: AbortSignal): Promise<ImageRecord> {

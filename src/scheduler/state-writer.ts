@@ -33,6 +33,13 @@ export class StateWriter {
     return job
   }
 
+  /** Where attempt n's output begins in the job's log: recorded (and announced to
+   *  log followers) before its container can write a byte. */
+  attemptLog(jobId: string, n: number, logOffset: number): void {
+    this.repo.updateAttempt(jobId, n, { logOffset })
+    this.events.emit('job.attempt', { jobId, n, logOffset })
+  }
+
   publish(job: Job): void {
     this.events.emit('job.state', job)
     if (isFinal(job.state)) this.events.emit('job.final', job)

@@ -12,6 +12,8 @@ import type { ApiDeps } from '../deps.js'
 import { boolString, jsonBody, query } from '../schemas/common.js'
 import { ExecSchema, KillSchema, ListJobsQuery, toJobView } from '../schemas/job.js'
 import { checkRunnable, RunRequestSchema, toRunSpec } from '../schemas/run-request.js'
+import { StopSchema, stopTimeout, toBackoff, UpdateJobSchema } from '../schemas/service.js'
+import { parseRestartPolicy } from '../../scheduler/index.js'
 import { z } from 'zod'
 
 const OUTPUT_CAP = 1024 * 1024
@@ -73,6 +75,28 @@ export function jobsRoutes(d: ApiDeps) {
       return c.json({ removed })
     })
     .get('/jobs/:id', (c) => c.json(toJobView(d.jobs.mustGet(c.req.param('id')))))
+    .get('/jobs/:id/attempts', (c) => c.json({ items: d.jobs.attempts(c.req.param('id')).map(toAttemptView) }))
+    // docker stop / start / restart / update
+    .post('/jobs/:id/stop', async (c) => {
+      const b = await jsonBody(c, StopSchema, { optional: true })
+      return c.json(toJobView(await d.jobs.stop(c.req.param('id'), { timeoutMs: stopTimeout(b) })))
+    })
+    .post('/jobs/:id/start', async (c) => {
+      await jsonBody(c, z.object({}).strict(), { optional: true })
+      return c.json(toJobView(d.jobs.start(c.req.param('id'))), 202)
+    })
+    .post('/jobs/:id/restart', async (c) => {
+      const b = await jsonBody(c, StopSchema, { optional: true })
+      return c.json(toJobView(await d.jobs.restart(c.req.param('id'), { timeoutMs: stopTimeout(b) })), 202)
+    })
+    .patch('/jobs/:id', async (c) => {
+      const b = await jsonBody(c, UpdateJobSchema)
+      const job = d.jobs.update(c.req.param('id'), {
+        ...(b.restart !== undefined ? { restart: parseRestartPolicy(b.restart, 'restart') } : {}),
+        ...(b.backoff ? { backoff: toBackoff(b.backoff) } : {}),
+      })
+      return c.json(toJobView(job))
+    })
     .get('/jobs/:id/events', (c) => {
       const ev = d.jobs.events(c.req.param('id'))
       return c.json({ items: ev.map((e) => ({ state: e.state, time: e.time.toISOString(), detail: e.detail })) })

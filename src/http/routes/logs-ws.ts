@@ -194,12 +194,16 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
   async function pump(sender: Sender, id: string, from: number, stream: 'stdout' | 'stderr' | 'all' | undefined, signal: AbortSignal, tag: boolean, format: Format): Promise<boolean> {
     const job = tag ? id : undefined
     try {
-      for await (const item of selectRecords(deps, id, { from, stream, follow: true, coalesce: true }, signal)) {
+      for await (const item of selectRecords(deps, id, { from, stream, follow: true, coalesce: true, markers: true }, signal)) {
         if (sender.inflight > sender.hwm) await sender.ready(signal)
         if (signal.aborted) return false
         if ('exit' in item) {
           sender.send(tag ? { job, exit: item.exit } : { exit: item.exit })
           return true
+        }
+        if ('attempt' in item) {
+          sender.send(tag ? { job, attempt: item.attempt } : { attempt: item.attempt })
+          continue
         }
         sendRecord(sender, item, job, format)
       }

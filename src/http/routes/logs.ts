@@ -8,13 +8,27 @@ import { SkiffError } from '../../lib/errors.js'
 import { parseSince, type LogExit, type LogRecord, type LogStore } from '../../logs/index.js'
 import { boolString, query } from '../schemas/common.js'
 
+/** Attempt n's output begins at `offset` in the job's log (one offset space for all attempts). */
+export interface AttemptMark {
+  n: number
+  offset: number
+}
+
 export interface LogsRouteDeps {
   logs: LogStore
   jobs: {
     get(id: string): { id: string; state: string; interactive?: boolean } | undefined
     exited(id: string): Promise<{ exitCode: number | null; signal: string | null; state: string }>
+    /** the job's attempts with the offsets where they begin (recorded before each starts) */
+    attempts?(id: string): AttemptMark[]
+    /** told when a new attempt's offset is recorded; returns the unsubscribe */
+    onAttempt?(id: string, fn: (m: AttemptMark) => void): () => void
   }
 }
+
+/** What a logs query yields: records, the start of each restart's output
+ *  (attempt ≥ 2; the first attempt starts the log), and the exit. */
+export type LogItem = LogRecord | { exit: LogExit } | { attempt: AttemptMark }
 
 /** One record on the wire (NDJSON line or WebSocket text message). Exactly one of
  *  `data` (the bytes, when they are valid UTF-8) or `data64` (base64) is set, so
@@ -67,6 +81,7 @@ export const LogsQuery = z
     from: digits('from').optional(),
     timestamps: boolString.optional(),
     follow: boolString.optional(),
+    attempt: z.string().regex(/^[1-9]\d*$/, 'attempt: expected an attempt number (1, 2, …)').transform(Number).optional(),
     token: z.string().optional(),
   })
   .strict()
@@ -79,7 +94,7 @@ export const COALESCE = 256 * 1024
 
 /** The records a logs query selects: read, or (follow) read then live, then the exit. */
 /** `coalesce`: merge adjacent records of a stream (plain text and WebSocket); NDJSON keeps one record per conmon line. */
-export async function* selectRecords(d: LogsRouteDeps, id: string, q: LogsQuery & { sinceTime?: Date; coalesce?: boolean }, signal: AbortSignal): AsyncGenerator<LogRecord | { exit: LogExit }> {
+async function* selectRaw(d: LogsRouteDeps, id: string, q: LogsQuery & { sinceTime?: Date; coalesce?: boolean }, signal: AbortSignal): AsyncGenerator<LogRecord | { exit: LogExit }> {
   const since = q.sinceTime
   const tail = q.tail === 'all' ? undefined : q.tail
   const stream = q.stream ?? 'all'
@@ -102,11 +117,68 @@ export async function* selectRecords(d: LogsRouteDeps, id: string, q: LogsQuery 
   }
 }
 
+type SelectQuery = LogsQuery & { sinceTime?: Date; coalesce?: boolean; markers?: boolean }
+
+/** The records a logs query selects: read, or (follow) read then live, then the
+ *  exit. `attempt` narrows it to one attempt's range of the log; `markers` adds
+ *  an `{attempt}` item where each restart's output begins. */
+export async function* selectRecords(d: LogsRouteDeps, id: string, q: SelectQuery, signal: AbortSignal): AsyncGenerator<LogItem> {
+  if (q.attempt === undefined && !q.markers) return yield* selectRaw(d, id, q, signal)
+  // subscribed before the list is read: an attempt starting in between is not missed
+  const known = new Map<number, number>()
+  const unsubscribe = d.jobs.onAttempt?.(id, (m) => known.set(m.n, m.offset))
+  try {
+    for (const m of d.jobs.attempts?.(id) ?? []) known.set(m.n, m.offset)
+    if (q.attempt !== undefined) return yield* oneAttempt(d, id, q, q.attempt, known, signal)
+    const start = q.from ?? 0
+    const emitted = new Set<number>()
+    const pending = function* (upTo: number) {
+      for (const [n, offset] of [...known].sort((a, b) => a[0] - b[0]))
+        if (n >= 2 && !emitted.has(n) && offset >= start && offset <= upTo) {
+          emitted.add(n)
+          yield { attempt: { n, offset } }
+        }
+    }
+    for await (const item of selectRaw(d, id, q, signal)) {
+      yield* pending('exit' in item ? Infinity : item.offset)
+      yield item
+    }
+  } finally {
+    unsubscribe?.()
+  }
+}
+
+/** One attempt's output: [its offset, the next attempt's offset). */
+async function* oneAttempt(d: LogsRouteDeps, id: string, q: SelectQuery, n: number, known: Map<number, number>, signal: AbortSignal): AsyncGenerator<LogItem> {
+  const lo = known.get(n)
+  if (lo === undefined) throw new SkiffError('not_found', 'ATTEMPT_NOT_FOUND', `job ${id} has no attempt ${n} with output`, { field: 'attempt' })
+  const tail = q.tail === 'all' ? undefined : q.tail
+  const ranged = selectRaw(d, id, { ...q, from: Math.max(lo, q.from ?? 0), tail: undefined, coalesce: q.coalesce && tail === undefined }, signal)
+  const last: LogRecord[] = []
+  for await (const item of ranged) {
+    const hi = known.get(n + 1) ?? Infinity
+    if ('exit' in item) {
+      yield* last
+      return yield item
+    }
+    if (item.offset >= hi) break
+    const r = item.offset + item.data.length > hi ? { ...item, data: item.data.subarray(0, hi - item.offset) } : item
+    if (tail === undefined) yield r
+    else {
+      // one record per line here (no coalescing): keep the last `tail` of them
+      last.push(r)
+      if (last.length > tail) last.shift()
+    }
+  }
+  yield* last
+}
+
 /** Encode selected records as plain text or NDJSON into a byte stream with backpressure. */
-function encodeStream(items: AsyncGenerator<LogRecord | { exit: LogExit }>, ac: AbortController, o: { ndjson: boolean; timestamps: boolean }): ReadableStream<Uint8Array> {
+function encodeStream(items: AsyncGenerator<LogItem>, ac: AbortController, o: { ndjson: boolean; timestamps: boolean }): ReadableStream<Uint8Array> {
   const atLineStart = { stdout: true, stderr: true }
-  const encode = (r: LogRecord | { exit: LogExit }): Buffer | undefined => {
+  const encode = (r: LogItem): Buffer | undefined => {
     if ('exit' in r) return o.ndjson ? Buffer.from(JSON.stringify({ exit: r.exit }) + '\n') : undefined
+    if ('attempt' in r) return o.ndjson ? Buffer.from(JSON.stringify({ attempt: r.attempt }) + '\n') : undefined
     if (o.ndjson) return encodeWire(r, undefined, true)
     if (r.dropped || r.data.length === 0) return undefined
     const data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength)
@@ -154,7 +226,7 @@ export function logsRoutes(d: LogsRouteDeps) {
     const ac = new AbortController()
     c.req.raw.signal?.addEventListener('abort', () => ac.abort(), { once: true })
     const sinceTime = q.since === undefined ? undefined : parseSince(q.since, new Date())
-    const items = selectRecords(d, id, { ...q, sinceTime, coalesce: !ndjson && !q.timestamps }, ac.signal)
+    const items = selectRecords(d, id, { ...q, sinceTime, coalesce: !ndjson && !q.timestamps, markers: ndjson }, ac.signal)
     const body = encodeStream(items, ac, { ndjson, timestamps: q.timestamps ?? false })
     return new Response(body, {
       status: 200,

@@ -1,8 +1,37 @@
 import { z } from 'zod'
-import { JOB_STATES } from '../../scheduler/index.js'
-import type { Job } from '../../scheduler/index.js'
+import { ATTEMPT_STATES, formatRestartPolicy, JOB_STATES } from '../../scheduler/index.js'
+import type { Attempt, Job } from '../../scheduler/index.js'
 
 export const UsageSchema = z.object({ wallMs: z.number(), cpuUserMs: z.number(), cpuSysMs: z.number(), memoryPeakBytes: z.number() })
+
+export const HealthViewSchema = z.object({
+  status: z.enum(['starting', 'healthy', 'unhealthy']),
+  failingStreak: z.number(),
+  log: z.array(z.object({ start: z.string(), end: z.string(), exitCode: z.number().nullable(), output: z.string() })).describe('the last 5 probes'),
+})
+
+export const AttemptViewSchema = z.object({
+  n: z.number(),
+  containerId: z.string(),
+  state: z.enum(ATTEMPT_STATES),
+  reason: z.string().nullable(),
+  message: z.string().nullable(),
+  exitCode: z.number().nullable(),
+  signal: z.string().nullable(),
+  oomKilled: z.boolean(),
+  timedOut: z.boolean(),
+  usage: z.object({ wallMs: z.number(), cpuUserMs: z.number(), cpuSysMs: z.number(), memoryPeakBytes: z.number() }).nullable(),
+  logOffset: z.number().nullable().describe('where its output begins in the job\'s log: GET /jobs/{id}/logs?attempt=N'),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+})
+
+export const toAttemptView = (a: Attempt): z.infer<typeof AttemptViewSchema> => ({
+  n: a.n, containerId: a.containerId, state: a.state, reason: a.reason, message: a.message, exitCode: a.exitCode, signal: a.signal,
+  oomKilled: a.oomKilled, timedOut: a.timedOut, usage: a.usage, logOffset: a.logOffset,
+  createdAt: a.createdAt.toISOString(), startedAt: a.startedAt?.toISOString() ?? null, finishedAt: a.finishedAt?.toISOString() ?? null,
+})
 
 export const JobViewSchema = z.object({
   id: z.string(),
@@ -23,7 +52,13 @@ export const JobViewSchema = z.object({
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
   interactive: z.boolean().describe('stdin stays open for /jobs/:id/attach and POST /jobs/:id/stdin'),
-  links: z.object({ self: z.string(), logs: z.string(), ws: z.string(), attach: z.string().optional(), stdin: z.string().optional() }),
+  restart: z.string().describe('restart policy: no | on-failure[:N] | always | unless-stopped'),
+  restartCount: z.number().describe('attempts started after the first'),
+  attempt: z.number().describe('the current (or last) attempt; exitCode, signal, usage… are those of the last attempt that ended'),
+  nextAttemptAt: z.string().nullable().describe('in backoff: when the next attempt is queued'),
+  stoppedByUser: z.boolean(),
+  health: HealthViewSchema.nullable().describe('null: no healthcheck'),
+  links: z.object({ self: z.string(), logs: z.string(), ws: z.string(), attempts: z.string(), attach: z.string().optional(), stdin: z.string().optional() }),
 })
 export type JobView = z.infer<typeof JobViewSchema>
 
@@ -53,8 +88,14 @@ export function toJobView(j: Job): JobView {
     startedAt: j.startedAt?.toISOString() ?? null,
     finishedAt: j.finishedAt?.toISOString() ?? null,
     interactive: !!j.spec.interactive,
+    restart: formatRestartPolicy(j.spec.restart ?? { mode: 'no' }),
+    restartCount: j.restarts,
+    attempt: j.attempt,
+    nextAttemptAt: j.nextAttemptAt?.toISOString() ?? null,
+    stoppedByUser: j.stoppedByUser,
+    health: j.health && { status: j.health.status, failingStreak: j.health.failingStreak, log: j.health.log },
     links: {
-      self: `/jobs/${j.id}`, logs: `/jobs/${j.id}/logs`, ws: `/jobs/${j.id}/logs/ws`,
+      self: `/jobs/${j.id}`, logs: `/jobs/${j.id}/logs`, ws: `/jobs/${j.id}/logs/ws`, attempts: `/jobs/${j.id}/attempts`,
       ...(j.spec.interactive ? { attach: `/jobs/${j.id}/attach`, stdin: `/jobs/${j.id}/stdin` } : {}),
     },
   }

@@ -4,6 +4,7 @@ import { parseBytes, parseDuration } from '../../lib/units.js'
 import { containerSpec, mergeEnv, type RunSpec } from '../../scheduler/index.js'
 import { parseReference, type ImageRecord } from '../../images/index.js'
 import { execSizeProblem, limitsProblem, normalizeCap, type HostFacts } from '../../runtime/index.js'
+import { serviceFields, toServiceSpec } from './service.js'
 
 const envName = z.string().min(1).regex(/^[^=\0]+$/, 'must not contain "=" or NUL')
 const noNul = z.string().regex(/^[^\0]*$/, 'must not contain NUL')
@@ -42,6 +43,7 @@ export const RunRequestSchema = z
     capAdd: capList.optional().describe('capabilities added to the default set (Podman\'s: no NET_RAW, MKNOD, AUDIT_WRITE); one beyond the default needs the daemon\'s allowedCapabilities, else 403 CAPABILITY_NOT_ALLOWED'),
     capDrop: capList.optional().describe('capabilities removed from the default set; ALL drops every one'),
     pull: z.enum(['missing', 'always', 'never']).optional(),
+    ...serviceFields,
   })
   .strict()
 
@@ -87,6 +89,7 @@ export function toRunSpec(r: RunRequest): RunSpec {
     ...(r.capAdd?.length ? { capAdd: [...new Set(r.capAdd.map((c) => normalizeCap(c)!))] } : {}),
     ...(r.capDrop?.length ? { capDrop: [...new Set(r.capDrop.map((c) => normalizeCap(c)!))] } : {}),
     pull: r.pull ?? 'missing',
+    ...toServiceSpec(r),
   }
 }
 

@@ -92,7 +92,7 @@ describe('POST /run', () => {
     const r = await viaUnix('POST', '/run', { image: 'busybox', cmd: 'echo hi' })
     expect(r.status).toBe(201)
     expect(r.json.cmd).toEqual(['/bin/sh', '-c', 'echo hi'])
-    expect(r.json.links).toEqual({ self: `/jobs/${r.json.id}`, logs: `/jobs/${r.json.id}/logs`, ws: `/jobs/${r.json.id}/logs/ws` })
+    expect(r.json.links).toEqual({ self: `/jobs/${r.json.id}`, logs: `/jobs/${r.json.id}/logs`, ws: `/jobs/${r.json.id}/logs/ws`, attempts: `/jobs/${r.json.id}/attempts` })
   })
 
   it.each([
