@@ -31,7 +31,10 @@ export function createApp(d: ApiDeps, extra: Hono[] = []) {
     if (c.req.path === '/images/load' || c.req.path === '/images/import' || /^\/jobs\/[^/]+\/stdin\/?$/.test(c.req.path)) return next()
     return bodyLimit({
       maxSize: d.bodyLimit,
-      onError: () => {
+      onError: (c) => {
+        // The rest of the body is unread: this connection cannot carry another
+        // request, and a keep-alive client reusing it would see ECONNRESET.
+        c.header('Connection', 'close')
         throw new SkiffError('payload_too_large', 'BODY_TOO_LARGE', `body: larger than ${d.bodyLimit} bytes`, { field: 'body' })
       },
     })(c, next)

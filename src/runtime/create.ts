@@ -44,7 +44,7 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
 const STDIN_PATH = '/.skiff-stdin'
 
 export function createRuntime(o: RuntimeOptions): Runtime {
-  const dirs = { state: join(o.root, 'state'), exits: join(o.root, 'exits'), sockets: join(o.root, 'sockets'), containers: join(o.root, 'containers') }
+  const dirs = { state: join(o.root, 'state'), exits: join(o.root, 'exits'), sockets: join(o.root, 'sockets'), containers: join(o.root, 'containers'), layers: join(o.root, 'layers') }
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true, mode: 0o700 })
   const cli = new OciCli(o.runtime ?? 'crun', dirs.state, existsSync)
   // crun only: runc 1.1 re-executes its `init` with a clean environment, so a copy would not spare it anything
@@ -182,6 +182,16 @@ export function createRuntime(o: RuntimeOptions): Runtime {
 
     async list(): Promise<string[]> {
       return (await readdir(dirs.containers)).filter((n) => ID.test(n))
+    },
+
+    layerDir(key: string): string {
+      if (!ID.test(key)) throw invalidContainerId(key)
+      return join(dirs.layers, key)
+    },
+
+    async removeLayer(key: string): Promise<void> {
+      if (!ID.test(key)) throw invalidContainerId(key)
+      await removeDir(join(dirs.layers, key))
     },
 
     close() {

@@ -113,5 +113,10 @@ export interface Runtime {
   /** After a daemon restart: the container if its state survived (running or exited), else undefined. */
   adopt(id: string, opts?: { start?: boolean }): Promise<Container | undefined>
   list(): Promise<string[]>
+  /** A writable layer that outlives containers (`rootfs.layerDir`), named by the
+   *  caller's key (a job id: docker keeps a container's filesystem across its restarts). */
+  layerDir(key: string): string
+  /** Remove that layer; no container may be using it. Idempotent. */
+  removeLayer(key: string): Promise<void>
   close(): void
 }

@@ -13,6 +13,8 @@ export interface AttemptDeps {
   logs: LogsPort
   writer: StateWriter
   clock: { now(): Date }
+  /** resolves once the job's previous container is torn down (its overlay unmounted) */
+  previousTeardown(jobId: string): Promise<void>
 }
 
 /** The user asked for a stop or kill while the attempt was still starting. */
@@ -30,9 +32,11 @@ export async function runAttempt(job: Job, live: LiveAttempt, d: AttemptDeps, co
   live.stopSignal = stopSignalFor(s, image)
   d.writer.transition(job.id, 'starting', { imageId: image.id }, { state: 'starting' })
   const lowerDirs = await d.images.lowerDirs(image)
+  // the writable layer is the job's: the last attempt's overlay must be gone before it is mounted again
+  await d.previousTeardown(job.id)
   // Every earlier attempt's monitor has exited: the log ends where this one starts.
   d.writer.attemptLog(job.id, live.n, await d.logs.end(job.id))
-  live.container = await d.runtime.create(containerSpec({ containerId, job, image, lowerDirs, logPath: d.logs.pathFor(job.id) }))
+  live.container = await d.runtime.create(containerSpec({ containerId, job, image, lowerDirs, logPath: d.logs.pathFor(job.id), layerDir: d.runtime.layerDir?.(job.id) }))
   if (live.userStop || live.userKill) throw new AttemptCancelled()
   if (s.interactive) {
     // Connected before the start, so the job can never read an early EOF.

@@ -167,7 +167,9 @@ export class JobService implements Scheduler {
     if (isFinal(job.state)) throw notRunning(job)
     if (job.state === 'queued' || job.state === 'backoff') {
       this.#sup.cancelBackoff(job.id)
-      return this.#writer.settle(job.id, 'killed', { reason: 'killed', message: `killed while ${job.state}` })
+      const killed = this.#writer.settle(job.id, 'killed', { reason: 'killed', message: `killed while ${job.state}` })
+      this.#sup.removeLayerOnSettle(job.id)
+      return killed
     }
     const live = this.#sup.live.get(job.id)
     if (!live) throw new SkiffError('conflict', 'JOB_NOT_RUNNING', `job ${job.id} has no live container`)
@@ -184,7 +186,9 @@ export class JobService implements Scheduler {
     const timeoutMs = opts.timeoutMs ?? job.spec.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS
     if (job.state === 'queued' || job.state === 'backoff') {
       this.#sup.cancelBackoff(job.id)
-      return this.#writer.settle(job.id, 'stopped', { reason: 'stopped', message: `stopped while ${job.state}`, stoppedByUser: true })
+      const stopped = this.#writer.settle(job.id, 'stopped', { reason: 'stopped', message: `stopped while ${job.state}`, stoppedByUser: true })
+      this.#sup.removeLayerOnSettle(job.id)
+      return stopped
     }
     const live = this.#sup.live.get(job.id)
     if (!live) throw new SkiffError('conflict', 'JOB_NOT_RUNNING', `job ${job.id} has no live container`)
@@ -284,16 +288,18 @@ export class JobService implements Scheduler {
       await this.kill(job.id, 'SIGKILL')
       job = await settled
     }
+    await this.#sup.teardownDone(job.id)
     this.#d.repo.delete(job.id)
-    await this.#d.logs.remove(job.id)
+    await Promise.all([this.#d.logs.remove(job.id), this.#d.runtime.removeLayer?.(job.id)])
   }
 
   /** Remove every settled job (and its logs). */
   async prune(opts: { before?: Date } = {}): Promise<string[]> {
     const ids = this.#d.repo.finishedIds(opts.before)
     for (const id of ids) {
+      await this.#sup.teardownDone(id)
       this.#d.repo.delete(id)
-      await this.#d.logs.remove(id)
+      await Promise.all([this.#d.logs.remove(id), this.#d.runtime.removeLayer?.(id)])
     }
     return ids
   }

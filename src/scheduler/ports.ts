@@ -65,6 +65,9 @@ export interface RuntimePort {
   adopt(id: string, opts?: { start?: boolean }): Promise<ContainerLike | undefined>
   /** Ids of every container the runtime still holds. */
   list?(): Promise<string[]>
+  /** The job's writable layer, kept across its attempts (absent: a fresh one per container). */
+  layerDir?(jobId: string): string
+  removeLayer?(jobId: string): Promise<void>
 }
 
 export interface LogsPort {

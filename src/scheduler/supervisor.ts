@@ -45,7 +45,8 @@ export const backoffOf = (s: RunSpec) => s.backoff ?? DEFAULT_BACKOFF
 export class Supervisor {
   readonly live = new Map<string, LiveAttempt>()
   readonly #backoff = new Map<string, { cancel(): void }>()
-  readonly #teardowns = new Set<Promise<unknown>>()
+  /** the last container teardown of each job still in progress */
+  readonly #teardowns = new Map<string, Promise<void>>()
   #shuttingDown = false
 
   constructor(private readonly d: SupervisorDeps) {}
@@ -61,7 +62,7 @@ export class Supervisor {
   run(job: Job): void {
     const live = this.#newLive(job)
     void this.#guard(job.id, live, async () => {
-      await runAttempt(job, live, this.d, containerIdFor(job.id, job.attempt))
+      await runAttempt(job, live, { ...this.d, previousTeardown: (id) => this.teardownDone(id) }, containerIdFor(job.id, job.attempt))
       this.#deliverPending(live)
       await this.#watch(job, live)
     })
@@ -250,6 +251,7 @@ export class Supervisor {
     // Removal (unmount, runtime delete, cgroup) happens after the exit is
     // recorded: waiters get their answer without paying for teardown.
     if (live.container) this.teardown(jobId, live.container)
+    else this.removeLayerOnSettle(jobId)
   }
 
   // ---- backoff --------------------------------------------------------------
@@ -274,11 +276,34 @@ export class Supervisor {
 
   // ---- teardown and shutdown ------------------------------------------------
   /** Container teardown runs after the exit is recorded; shutdown waits for it so
-   *  a daemon that stops leaves no mount or cgroup behind. */
+   *  a daemon that stops leaves no mount or cgroup behind. Teardowns of one job
+   *  run in order (its writable layer is shared by its attempts). */
   teardown(jobId: string, c: ContainerLike): void {
-    const p = c.remove().catch((err) => this.d.log.warn({ err, job: jobId }, 'container cleanup failed'))
-    this.#teardowns.add(p)
-    void p.finally(() => this.#teardowns.delete(p))
+    const p: Promise<void> = this.teardownDone(jobId)
+      .then(() => c.remove())
+      .catch((err) => this.d.log.warn({ err, job: jobId }, 'container cleanup failed'))
+      .then(() => this.#dropLayerIfSettled(jobId))
+      .finally(() => {
+        if (this.#teardowns.get(jobId) === p) this.#teardowns.delete(jobId)
+      })
+    this.#teardowns.set(jobId, p)
+  }
+
+  /** Resolves once the job's last container is torn down. */
+  teardownDone(jobId: string): Promise<void> {
+    return this.#teardowns.get(jobId) ?? Promise.resolve()
+  }
+
+  /** --rm: a settled job's writable layer goes (after its container). */
+  removeLayerOnSettle(jobId: string): void {
+    if (this.#teardowns.has(jobId)) return // #dropLayerIfSettled runs after the teardown
+    void this.#dropLayerIfSettled(jobId)
+  }
+
+  async #dropLayerIfSettled(jobId: string): Promise<void> {
+    const job = this.d.writer.repo.get(jobId)
+    if (!job?.spec.autoRemove || !isFinal(job.state) || this.live.has(jobId)) return
+    await this.d.runtime.removeLayer?.(jobId).catch((err) => this.d.log.warn({ err, job: jobId }, 'writable layer removal failed'))
   }
 
   /** Stop acting: containers keep running (their monitors outlive us); timers
@@ -292,7 +317,7 @@ export class Supervisor {
       l.stopTimer?.cancel()
       if (l.startedAtMs === undefined && !l.container) l.abort.abort()
     }
-    await Promise.race([Promise.allSettled([...this.#teardowns]), new Promise((r) => setTimeout(r, 5000).unref())])
+    await Promise.race([Promise.allSettled([...this.#teardowns.values()]), new Promise((r) => setTimeout(r, 5000).unref())])
   }
 }
 

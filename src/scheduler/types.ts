@@ -39,6 +39,10 @@ export interface RunSpec {
   stopSignal?: string
   /** Grace time between the stop signal and SIGKILL (absent: 10 s, docker's). */
   stopTimeoutMs?: number
+  /** docker run --rm: the writable layer goes when the job settles (the job's
+   *  record and logs stay until it is removed). Without it the layer is kept
+   *  across restarts and starts, until the job is removed. */
+  autoRemove?: boolean
 }
 
 export interface JobUsage {

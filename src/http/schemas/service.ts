@@ -45,6 +45,7 @@ export const serviceFields = {
   on_unhealthy: z.enum(['none', 'restart', 'stop', 'kill']).optional().describe('what an unhealthy job gets (default none)'),
   stop_signal: z.string().regex(/^(SIG)?[A-Z0-9]+$/, 'must be a signal name like SIGTERM').optional().describe('first signal of a stop (default: the image\'s StopSignal, else SIGTERM)'),
   stop_timeout: duration.optional().describe('grace time between the stop signal and SIGKILL (default 10 s)'),
+  auto_remove: z.boolean().optional().describe('docker run --rm: remove the writable layer when the job ends (record and logs stay until `DELETE /jobs/{id}`); without it the layer is kept across restarts until the job is removed'),
 }
 
 type ServiceInput = { [K in keyof typeof serviceFields]?: z.output<(typeof serviceFields)[K]> }
@@ -101,6 +102,11 @@ export function toServiceSpec(r: ServiceInput): Partial<RunSpec> {
     out.stopSignal = sig
   }
   if (r.stop_timeout !== undefined) out.stopTimeoutMs = ms(r.stop_timeout, 'stop_timeout')
+  if (r.auto_remove) {
+    // docker: "Conflicting options: --restart and --rm"
+    if (out.restart && out.restart.mode !== 'no') throw invalidArgument('auto_remove', `cannot be combined with restart ${JSON.stringify(r.restart)}`)
+    out.autoRemove = true
+  }
   return out
 }
 

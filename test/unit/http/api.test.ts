@@ -129,10 +129,13 @@ describe('POST /run', () => {
     expect(r.json.error.code).toBe('INVALID_JSON')
   })
 
-  it('413 for a body over the limit', async () => {
-    const r = await viaUnix('POST', '/run', { image: 'x', stdin: 'a'.repeat(100 * 1024) })
-    expect(r.status).toBe(413)
-    expect(r.json.error.code).toBe('BODY_TOO_LARGE')
+  it('413 for a body over the limit, closing the connection (its unread body would poison a reused one)', async () => {
+    const r = await request('http://localhost/run', { method: 'POST', dispatcher: unix, body: JSON.stringify({ image: 'x', stdin: 'a'.repeat(100 * 1024) }) })
+    expect(r.statusCode).toBe(413)
+    expect(r.headers.connection).toBe('close')
+    expect(((await r.body.json()) as { error: { code: string } }).error.code).toBe('BODY_TOO_LARGE')
+    // the next requests on the same client still work
+    for (let i = 0; i < 5; i++) expect((await viaUnix('GET', '/healthz')).status).toBe(200)
   })
 
   it('409 when the name is taken', async () => {
