@@ -75,7 +75,8 @@ export class OciCli {
     const sig = String(parseSignal(signal).number)
     const r = await this.run(['kill', ...(opts.all ? ['--all'] : []), id, sig], { allowFailure: true })
     // Already gone is fine: the exit is what callers wait for.
-    if (r.code !== 0 && !/not running|does not exist|not found|No such process|container .* is not running/i.test(r.stderr))
+    // (crun: "error opening file `…/status`" when the container's state went with its exit)
+    if (r.code !== 0 && !/not running|does not exist|not found|No such process|container .* is not running|status`: No such file/i.test(r.stderr))
       throw runtimeFailed(`${this.name} kill ${id} ${signal}`, r.stderr)
   }
 

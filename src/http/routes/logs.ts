@@ -87,6 +87,8 @@ export const LogsQuery = z
   .strict()
 export type LogsQuery = z.output<typeof LogsQuery>
 
+const attemptNotFound = (id: string, n: number) => new SkiffError('not_found', 'ATTEMPT_NOT_FOUND', `job ${id} has no attempt ${n} with output`, { field: 'attempt' })
+
 export const jobNotFound = (id: string) => new SkiffError('not_found', 'JOB_NOT_FOUND', `job ${id} not found`)
 
 /** Coalesce records into ≤ 256 KiB for transports (one conmon line is ≤ 8 KiB). */
@@ -151,7 +153,7 @@ export async function* selectRecords(d: LogsRouteDeps, id: string, q: SelectQuer
 /** One attempt's output: [its offset, the next attempt's offset). */
 async function* oneAttempt(d: LogsRouteDeps, id: string, q: SelectQuery, n: number, known: Map<number, number>, signal: AbortSignal): AsyncGenerator<LogItem> {
   const lo = known.get(n)
-  if (lo === undefined) throw new SkiffError('not_found', 'ATTEMPT_NOT_FOUND', `job ${id} has no attempt ${n} with output`, { field: 'attempt' })
+  if (lo === undefined) throw attemptNotFound(id, n)
   const tail = q.tail === 'all' ? undefined : q.tail
   const ranged = selectRaw(d, id, { ...q, from: Math.max(lo, q.from ?? 0), tail: undefined, coalesce: q.coalesce && tail === undefined }, signal)
   const last: LogRecord[] = []
@@ -222,6 +224,8 @@ export function logsRoutes(d: LogsRouteDeps) {
     // by id or by name: logs live under the job's id
     const id = d.jobs.get(c.req.param('id'))?.id
     if (!id) throw jobNotFound(c.req.param('id'))
+    // checked before the response starts: an error inside the stream could only cut it
+    if (q.attempt !== undefined && d.jobs.attempts && !d.jobs.attempts(id).some((a) => a.n === q.attempt)) throw attemptNotFound(id, q.attempt)
     const ndjson = (c.req.header('accept') ?? '').includes('application/x-ndjson')
     const ac = new AbortController()
     c.req.raw.signal?.addEventListener('abort', () => ac.abort(), { once: true })
