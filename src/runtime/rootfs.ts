@@ -29,7 +29,14 @@ export async function mountRootfs(bundle: string, r: { lowerDirs: readonly strin
   const merged = join(bundle, 'merged')
   // `bundle` is new and empty: plain mkdirs (~15 µs each, synchronous: cheaper than
   // three thread-pool round trips on the job start path)
-  if (r.layerDir) for (const d of [upper, work]) mkdirSync(d, { recursive: true, mode: 0o700 })
+  // upper/ is the root directory the container sees (overlayfs takes the merged
+  // root's mode from it): 0755 like an image's /, or non-root users could not
+  // traverse /. The layer dir around it stays private to root.
+  if (r.layerDir) {
+    mkdirSync(r.layerDir, { recursive: true, mode: 0o700 })
+    mkdirSync(upper, { recursive: true, mode: 0o755 })
+    mkdirSync(work, { recursive: true, mode: 0o700 })
+  }
   else for (const d of [upper, work]) mkdirSync(d)
   mkdirSync(merged)
   await mountFs({ source: 'overlay', target: merged, type: 'overlay', options: overlayOptions(r.lowerDirs, upper, work) })
