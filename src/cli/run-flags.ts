@@ -26,8 +26,12 @@ export const realRunIO: RunIO = {
   warn: (m) => process.stderr.write(`skiff: warning: ${m}\n`),
 }
 
+const health = (b: RunBody): Record<string, unknown> => {
+  if (b.healthcheck === undefined || typeof b.healthcheck !== 'object') b.healthcheck = {}
+  return b.healthcheck as Record<string, unknown>
+}
 const limit = (key: string, value: unknown) => (b: RunBody) => ((b.limits ??= {})[key] = value)
-const number = (flag: string, v: string): number => {
+export const number = (flag: string, v: string): number => {
   const n = Number(v)
   if (v.trim() === '' || !Number.isFinite(n)) throw usageError(`invalid argument ${JSON.stringify(v)} for ${flag}: not a number`, flag)
   return n
@@ -37,7 +41,31 @@ export const RUN_FLAGS: Record<string, RunFlag> = {
   detach: { short: 'd', type: 'boolean', help: 'run in the background and print the job id' },
   interactive: { short: 'i', type: 'boolean', help: 'keep stdin open and stream ours into it (with -d: for skiff attach)', field: 'interactive', apply: (b) => (b.interactive = true) },
   tty: { short: 't', type: 'boolean', help: 'allocate a pseudo-terminal (not supported yet: a warning, then the job runs without one)', apply: (_b, _v, io) => io.warn('-t: pseudo-terminals are not supported yet; running without one') },
-  rm: { type: 'boolean', help: 'remove the job (record and logs) when it ends' },
+  rm: { type: 'boolean', help: 'remove the job\'s container and writable layer when it ends (its record and logs stay until skiff rm)', field: 'auto_remove', apply: (b) => (b.auto_remove = true) },
+  restart: { type: 'string', value: 'POLICY', help: 'restart policy: no (default), on-failure[:N], always, unless-stopped', field: 'restart', apply: (b, v) => (b.restart = v) },
+  backoff: {
+    type: 'string', value: 'K=V,…', help: 'delay between restarts: initial=100ms,max=1m,factor=2,jitter=0,reset_after=10s (docker\'s numbers by default)', field: 'backoff',
+    apply(b, v) {
+      const out: Record<string, string | number> = {}
+      for (const kv of (v as string).split(',').filter(Boolean)) {
+        const [k, ...rest] = kv.split('=')
+        const val = rest.join('=')
+        if (!k || !val) throw usageError(`--backoff: expected KEY=VALUE, got ${JSON.stringify(kv)}`, '--backoff')
+        out[k] = k === 'factor' || k === 'jitter' ? number(`--backoff ${k}`, val) : val
+      }
+      b.backoff = out
+    },
+  },
+  'health-cmd': { type: 'string', value: 'CMD', help: 'healthcheck command, run in the job with /bin/sh -c', field: 'healthcheck.cmd', apply: (b, v) => (health(b).cmd = v as string) },
+  'health-interval': { type: 'string', value: 'DURATION', help: 'time between healthchecks (default 30s)', field: 'healthcheck.interval', apply: (b, v) => (health(b).interval = v as string) },
+  'health-timeout': { type: 'string', value: 'DURATION', help: 'a healthcheck running longer fails (default 30s)', field: 'healthcheck.timeout', apply: (b, v) => (health(b).timeout = v as string) },
+  'health-retries': { type: 'string', value: 'N', help: 'consecutive failures that make the job unhealthy (default 3)', field: 'healthcheck.retries', apply: (b, v) => (health(b).retries = number('--health-retries', v as string)) },
+  'health-start-period': { type: 'string', value: 'DURATION', help: 'failures this soon after the start do not count (default 0s)', field: 'healthcheck.start_period', apply: (b, v) => (health(b).start_period = v as string) },
+  'health-start-interval': { type: 'string', value: 'DURATION', help: 'time between healthchecks during the start period (default 5s)', field: 'healthcheck.start_interval', apply: (b, v) => (health(b).start_interval = v as string) },
+  'health-on-failure': { type: 'string', value: 'ACTION', help: 'what an unhealthy job gets: none (default), restart, stop, kill', field: 'on_unhealthy', apply: (b, v) => (b.on_unhealthy = v) },
+  'no-healthcheck': { type: 'boolean', help: 'disable the image\'s HEALTHCHECK', field: 'healthcheck', apply: (b) => (b.healthcheck = 'none') },
+  'stop-signal': { type: 'string', value: 'SIGNAL', help: 'signal a stop sends first (default: the image\'s STOPSIGNAL, else SIGTERM)', field: 'stop_signal', apply: (b, v) => (b.stop_signal = v) },
+  'stop-timeout': { type: 'string', value: 'SECONDS', help: 'seconds between the stop signal and SIGKILL (default 10)', field: 'stop_timeout', apply: (b, v) => (b.stop_timeout = number('--stop-timeout', v as string)) },
   name: { type: 'string', value: 'NAME', help: 'a name to use instead of the id', field: 'name', apply: (b, v) => (b.name = v) },
   env: { short: 'e', type: 'multi', value: 'K=V', help: 'set an environment variable (-e NAME passes ours through)', field: 'env', apply: (b, v, io) => (b.env = { ...(b.env as object), ...keyValues(v as string[], '-e/--env', io.env) }) },
   'env-file': {

@@ -2,7 +2,7 @@ import type { Clock } from '../lib/clock.js'
 import { isSkiffError, type ErrorKind } from '../lib/errors.js'
 import type { Logger } from '../lib/log.js'
 import { AttemptCancelled, runAttempt, stopSignalFor } from './attempt.js'
-import { fromImageHealthcheck, type HealthConfig } from './health.js'
+import { fromImageHealthcheck, HEALTH_DEFAULTS, type HealthConfig } from './health.js'
 import { HealthMonitor } from './health-monitor.js'
 import { containerIdFor, type AttemptPatch, type JobPatch } from './job-repo.js'
 import { finalStateFor, isFinal, type JobState } from './job-state.js'
@@ -321,8 +321,14 @@ export class Supervisor {
   }
 }
 
-/** The job's healthcheck: its own, else the image's; 'none' disables both. */
+/** The job's healthcheck: its fields over the image's over docker's defaults;
+ *  none without a test from either; 'none' disables both. */
 export function healthConfigOf(spec: RunSpec, image: Parameters<typeof fromImageHealthcheck>[0]): HealthConfig | undefined {
   if (spec.healthcheck === 'none') return undefined
-  return spec.healthcheck ?? fromImageHealthcheck(image)
+  const base = fromImageHealthcheck(image)
+  const own = spec.healthcheck ?? {}
+  const test = own.test ?? base?.test
+  if (!test) return undefined
+  const defined = Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined)) as Partial<HealthConfig>
+  return { ...HEALTH_DEFAULTS, ...base, ...defined, test }
 }

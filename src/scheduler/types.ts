@@ -31,8 +31,9 @@ export interface RunSpec {
   restart?: RestartPolicy
   /** Absent: DEFAULT_BACKOFF (docker's numbers). */
   backoff?: Backoff
-  /** Absent: the image's HEALTHCHECK, if any; 'none' disables it. */
-  healthcheck?: HealthConfig | 'none'
+  /** Absent: the image's HEALTHCHECK, if any; 'none' disables it. Fields left
+   *  out (the test too) are the image's, then docker's defaults. */
+  healthcheck?: Partial<HealthConfig> | 'none'
   /** What an unhealthy job gets (absent: none). */
   onUnhealthy?: 'none' | 'restart' | 'stop' | 'kill'
   /** Signal a stop sends first (absent: the image's StopSignal, else SIGTERM). */

@@ -37,7 +37,6 @@ follows is the job's command, flags and all.`,
       process.off('SIGINT', onSignal)
     }
     const done = await c.json<JobView>('POST', jobPath(job.id, '/wait'))
-    if (f.rm) await c.json('DELETE', jobPath(job.id)).catch(() => {})
     if (f.json) printJson({ ...done, stdout: undefined, stderr: undefined })
     const code = exitCodeOf(done)
     if (done.state === 'failed') process.stderr.write(`skiff: job ${job.id} failed: ${done.message ?? done.reason}\n`)

@@ -27,7 +27,7 @@ export const HealthcheckSchema = z.union([
   z
     .object({
       cmd: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional()
-        .describe('a string runs under /bin/sh -c; an array runs as is (docker\'s ["CMD", …], ["CMD-SHELL", "…"] and ["NONE"] forms are understood); absent: the image\'s'),
+        .describe('a string runs under /bin/sh -c; an array runs as is (docker\'s ["CMD", …], ["CMD-SHELL", "…"] and ["NONE"] forms are understood); absent: the image\'s HEALTHCHECK, with the fields given here on top'),
       interval: duration.optional().describe(`between probes (default ${HEALTH_DEFAULTS.intervalMs / 1000} s)`),
       timeout: duration.optional().describe(`a probe running longer fails (default ${HEALTH_DEFAULTS.timeoutMs / 1000} s)`),
       retries: z.number().int().min(1).max(1000).optional().describe(`consecutive failures that make it unhealthy (default ${HEALTH_DEFAULTS.retries})`),
@@ -78,18 +78,18 @@ export function toServiceSpec(r: ServiceInput): Partial<RunSpec> {
     const h = r.healthcheck
     if (h === 'none' || h.disable) out.healthcheck = 'none'
     else {
-      if (h.cmd === undefined) throw invalidArgument('healthcheck.cmd', 'required (or "healthcheck": "none" to disable the image\'s)')
-      const test = typeof h.cmd === 'string' ? ['/bin/sh', '-c', h.cmd] : probeArgv(h.cmd)
-      if (!test) out.healthcheck = 'none'
-      else
-        out.healthcheck = {
-          test,
-          intervalMs: h.interval === undefined ? HEALTH_DEFAULTS.intervalMs : ms(h.interval, 'healthcheck.interval', { min: 1 }),
-          timeoutMs: h.timeout === undefined ? HEALTH_DEFAULTS.timeoutMs : ms(h.timeout, 'healthcheck.timeout', { min: 1 }),
-          retries: h.retries ?? HEALTH_DEFAULTS.retries,
-          startPeriodMs: h.start_period === undefined ? HEALTH_DEFAULTS.startPeriodMs : ms(h.start_period, 'healthcheck.start_period'),
-          startIntervalMs: h.start_interval === undefined ? HEALTH_DEFAULTS.startIntervalMs : ms(h.start_interval, 'healthcheck.start_interval', { min: 1 }),
-        }
+      const test = h.cmd === undefined ? undefined : typeof h.cmd === 'string' ? ['/bin/sh', '-c', h.cmd] : probeArgv(h.cmd)
+      if (h.cmd !== undefined && !test) out.healthcheck = 'none' // ["NONE"]
+      else {
+        const hc: NonNullable<Exclude<RunSpec['healthcheck'], 'none'>> = {}
+        if (test) hc.test = test
+        if (h.interval !== undefined) hc.intervalMs = ms(h.interval, 'healthcheck.interval', { min: 1 })
+        if (h.timeout !== undefined) hc.timeoutMs = ms(h.timeout, 'healthcheck.timeout', { min: 1 })
+        if (h.retries !== undefined) hc.retries = h.retries
+        if (h.start_period !== undefined) hc.startPeriodMs = ms(h.start_period, 'healthcheck.start_period')
+        if (h.start_interval !== undefined) hc.startIntervalMs = ms(h.start_interval, 'healthcheck.start_interval', { min: 1 })
+        out.healthcheck = hc
+      }
     }
   }
   if (r.on_unhealthy !== undefined) {

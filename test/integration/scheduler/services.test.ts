@@ -3,21 +3,14 @@ import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { useBusyboxDaemon, type TestDaemon } from '../../helpers/daemon.js'
+import { waitFor } from '../../helpers/wait.js'
 
 // Services on a real daemon: real crun through conmon, real overlayfs, restarts
 // with small real delays. Nothing here waits on a sleep being long enough: it
 // polls for the state it needs, with generous ceilings for slow machines.
 const daemon = useBusyboxDaemon({ maxConcurrent: 8 })
 
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  const t0 = Date.now()
-  for (;;) {
-    const v = await f()
-    if (v) return v
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined | false>) => waitFor(what, f, { timeoutMs: 60_000, everyMs: 25 })
 const job = (d: TestDaemon, id: string) => d.api('GET', `/jobs/${id}`).then((r) => r.json)
 const attempts = (d: TestDaemon, id: string) => d.api('GET', `/jobs/${id}/attempts`).then((r) => r.json.items as any[])
 const state = (d: TestDaemon, id: string, s: string) => until(`${id} ${s}`, async () => ((await job(d, id)).state === s ? job(d, id) : undefined))

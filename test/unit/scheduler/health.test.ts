@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { healthConfigOf } from '../../../src/scheduler/supervisor.js'
+import type { RunSpec } from '../../../src/scheduler/types.js'
 import { foldProbe, fromImageHealthcheck, initialHealth, nextProbeDelay, probeArgv, type HealthConfig, type HealthState } from '../../../src/scheduler/health.js'
 
 const cfg: HealthConfig = { test: ['true'], intervalMs: 1000, timeoutMs: 500, retries: 3, startPeriodMs: 0, startIntervalMs: 100 }
@@ -69,3 +71,21 @@ describe('image healthchecks', () => {
     expect(fromImageHealthcheck(undefined)).toBeUndefined()
   })
 })
+
+describe('the job\'s healthcheck over the image\'s', () => {
+  const img = { Test: ['CMD', 'probe'], Interval: 5e9, Retries: 5 }
+  it.each([
+    ['the image\'s alone', undefined, img, { test: ['probe'], intervalMs: 5000, retries: 5, timeoutMs: 30_000 }],
+    ['own fields over it, the test kept', { intervalMs: 100 }, img, { test: ['probe'], intervalMs: 100, retries: 5 }],
+    ['its own test', { test: ['mine'] }, img, { test: ['mine'], intervalMs: 5000 }],
+    ['its own without an image one', { test: ['mine'] }, undefined, { test: ['mine'], intervalMs: 30_000, retries: 3 }],
+  ] as const)('%s', (_, own, image, want) => expect(healthConfigOf(spec(own), image)).toMatchObject(want))
+  it('none without a test from either, and none when disabled', () => {
+    expect(healthConfigOf(spec({ intervalMs: 100 }), undefined)).toBeUndefined()
+    expect(healthConfigOf({ ...spec(undefined), healthcheck: 'none' }, img)).toBeUndefined()
+  })
+})
+
+function spec(hc: Record<string, unknown> | undefined): RunSpec {
+  return { image: 'x', env: {}, labels: {}, limits: {}, network: { mode: 'none' }, pull: 'missing', ...(hc ? { healthcheck: hc } : {}) }
+}
