@@ -10,6 +10,7 @@ const parts: [string, string, string][] = [
   ['runtime', './runtime.js', 'benchRuntime'],
   ['api', './api.js', 'benchApi'],
   ['logs', './logs.js', 'benchLogs'],
+  ['restart', './restart.js', 'benchRestart'],
 ]
 
 /** Between parts: flush what the previous part wrote and let its background work
