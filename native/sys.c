@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <node_api.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -588,6 +589,28 @@ static napi_value FlockExclusive(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// punchHole(fd, offset, length): fallocate(PUNCH_HOLE | KEEP_SIZE): the blocks are
+// freed, file positions stay. The log cap's compaction; fallocate(1) was a fork
+// per compaction.
+static napi_value PunchHole(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  int64_t off = -1, len = -1;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int64(env, argv[1], &off) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &len) != napi_ok || fd < 0 || off < 0 || len < 0) {
+    napi_throw_type_error(env, NULL, "punchHole(fd, offset, length)");
+    return NULL;
+  }
+  if (len == 0) return NULL;
+  int rc;
+  do rc = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return throw_errno(env, "fallocate", errno);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, Mount, NULL, NULL, NULL, napi_default, NULL},
@@ -599,6 +622,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"attachSend", NULL, AttachSend, NULL, NULL, NULL, napi_default, NULL},
       {"attachShutdown", NULL, AttachShutdown, NULL, NULL, NULL, napi_default, NULL},
       {"flockExclusive", NULL, FlockExclusive, NULL, NULL, NULL, napi_default, NULL},
+      {"punchHole", NULL, PunchHole, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

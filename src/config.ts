@@ -21,6 +21,8 @@ export const ConfigSchema = z
     /** Sum of memory limits of running jobs (bytes or "8g"); 0 = unlimited. */
     maxMemory: z.union([z.number(), z.string()]).default(0).transform((v) => parseBytes(v, 'maxMemory')),
     maxQueued: z.number().int().positive().default(10_000),
+    /** Per-job cap on log file bytes kept on disk (oldest segments dropped; bytes or "64m"), like docker's max-size. */
+    logMaxSize: z.union([z.number(), z.string()]).default('64m').transform((v) => parseBytes(v, 'logMaxSize')).refine((n) => n >= 64 * 1024, 'must be at least 64k'),
     platform: z.string().default('linux/amd64'),
     insecureRegistries: z.array(z.string()).default([]),
     /** Capabilities a job may add beyond the default set (e.g. ["NET_RAW"]; "ALL" allows any): otherwise 403. */
@@ -46,6 +48,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   SKIFF_MAX_MEMORY: 'maxMemory',
   SKIFF_PLATFORM: 'platform',
   SKIFF_LOG_LEVEL: 'logLevel',
+  SKIFF_LOG_MAX_SIZE: 'logMaxSize',
 }
 const NUMERIC = new Set<keyof ConfigInput>(['maxConcurrent', 'maxQueued', 'bodyLimit'])
 

@@ -45,7 +45,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
   const events = new EventBus()
   const images = createImageService({ db, root: join(dir, 'images'), platform: config.platform, insecureRegistries: config.insecureRegistries, log })
   const runtime = createRuntime({ root: join(dir, 'runtime'), runtime: config.runtime, log })
-  const logs = createLogStore({ root: join(dir, 'logs') })
+  const logs = createLogStore({ root: join(dir, 'logs'), maxBytes: config.logMaxSize })
   const repo = new JobRepo(db)
   const jobs = new JobService({
     repo, images, runtime, logs, clock: realClock, log, events,

@@ -27,6 +27,8 @@ export interface NativeSys {
   /** flock(fd, LOCK_EX | LOCK_NB); throws EAGAIN when another open file holds it.
    *  Optional: an addon built before it lacks it (the caller has an O_EXCL fallback). */
   flockExclusive?(fd: number): void
+  /** fallocate(fd, PUNCH_HOLE | KEEP_SIZE, offset, length), synchronous. Optional like flockExclusive. */
+  punchHole?(fd: number, offset: number, length: number): void
 }
 
 declare const attachHandle: unique symbol

@@ -4,6 +4,7 @@ import { mkdirSync, statSync } from 'node:fs'
 import { readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { invalidJobId } from './errors.js'
+import { CapGuard } from './cap-guard.js'
 import { followLog, WatchHub, type FollowOptions, type LogExit } from './follow.js'
 import { compact, LOG_FILE, loadMeta, LogCursor, type JobLog, type RetentionMeta } from './log-file.js'
 import { coalesce, matchesStream, TailTracker, type LogRecord, type StreamSelector } from './query.js'
@@ -65,6 +66,8 @@ export interface LogStoreOptions {
   sweepMs?: number
   /** Follow's poll backstop when no inotify event arrives (default 1 s). */
   pollMs?: number
+  /** Between two cap checks of one growing log, at least this long (default 10 ms). */
+  capCheckGapMs?: number
 }
 
 const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
@@ -75,6 +78,8 @@ export function createLogStore(o: LogStoreOptions): LogStore {
   const hub = new WatchHub()
   const jobs = new Map<string, Promise<JobLog>>()
   const compacting = new Map<string, Promise<RetentionMeta | undefined>>()
+  /** the size each log had at the last sweep: growth means someone writes it */
+  const seenSize = new Map<string, number>()
 
   const dirOf = (id: string) => {
     if (!JOB_ID.test(id) || id.includes('..')) throw invalidJobId(id)
@@ -94,6 +99,8 @@ export function createLogStore(o: LogStoreOptions): LogStore {
     pathFor(id) {
       const dir = dirOf(id)
       mkdirSync(dir, { recursive: true, mode: 0o700 })
+      // the monitor starts writing here: keep it within the cap as it grows
+      guard.track(id, dir)
       return join(dir, LOG_FILE)
     },
 
@@ -169,6 +176,8 @@ export function createLogStore(o: LogStoreOptions): LogStore {
     async remove(id) {
       const dir = dirOf(id)
       jobs.delete(id)
+      guard.untrack(id)
+      seenSize.delete(id)
       await rm(dir, { recursive: true, force: true })
       hub.poke(dir)
     },
@@ -176,13 +185,22 @@ export function createLogStore(o: LogStoreOptions): LogStore {
     close() {
       if (timer) clearInterval(timer)
       timer = undefined
+      guard.close()
     },
   }
 
   // The cap is enforced by the daemon, not by conmon (conmon's --log-size-max
-  // truncates the file in place, losing bytes a follower has not read yet).
-  // While the daemon is down a log can grow past the cap; the first sweep after
-  // start brings it back.
+  // truncates the file in place, losing bytes a follower has not read yet):
+  // as the file grows (CapGuard, inotify), and by a sweep that catches what the
+  // guard does not watch. While the daemon is down a log can grow past the cap;
+  // the first sweep after start brings it back, and arms the guard on logs
+  // still being written (a container adopted after a restart).
+  const checkOne = async (id: string) => {
+    const st = await stat(join(dirOf(id), LOG_FILE))
+    const log = await jobLog(id)
+    if (st.size - log.meta.fileStart > maxBytes) await store.compact(id)
+  }
+  const guard = new CapGuard({ check: checkOne, minGapMs: o.capCheckGapMs ?? 10 })
   const sweep = async () => {
     let names: string[]
     try {
@@ -196,10 +214,14 @@ export function createLogStore(o: LogStoreOptions): LogStore {
         const st = await stat(join(o.root, n, LOG_FILE))
         const log = await jobLog(n)
         if (st.size - log.meta.fileStart > maxBytes) await store.compact(n)
+        const before = seenSize.get(n)
+        seenSize.set(n, st.size)
+        if (before !== undefined && st.size > before) guard.track(n, join(o.root, n))
       } catch {
         /* removed meanwhile, or no log yet */
       }
     }
+    guard.pruneIdle(Math.max(2 * sweepMs, 1000))
   }
   let timer: NodeJS.Timeout | undefined
   const sweepMs = o.sweepMs ?? 5000

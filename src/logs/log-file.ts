@@ -10,9 +10,10 @@ import { existsSync } from 'node:fs'
 import { open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { exec } from '../lib/exec.js'
+import { nativeSys } from '../lib/native.js'
 import { compactFailed, logCorrupt } from './errors.js'
 import type { LogRecord } from './query.js'
-import { decodeLines, makeTimeParser, parseRecords } from './record.js'
+import { decodeLines, makeTimeParser, scanDecoded } from './record.js'
 
 export const LOG_FILE = 'container.log'
 export const META_FILE = 'retention.json'
@@ -36,6 +37,8 @@ export interface JobLog {
   meta: RetentionMeta
   /** Record boundaries seen so far, ascending, about every CHECKPOINT_EVERY file bytes: resume without rescanning. */
   checkpoints: Checkpoint[]
+  /** [0, punchedTo) was punched by this process (absent: nothing yet; the next punch starts at 0). */
+  punchedTo?: number
 }
 
 const CHECKPOINT_EVERY = 1 << 20
@@ -216,8 +219,10 @@ export function planCut(p: { size: number; fileStart: number; maxBytes: number; 
 /** Enforce the size cap on one job's log. Returns the new meta when something was dropped. */
 export async function compact(log: JobLog, opts: { maxBytes: number; segmentBytes: number }): Promise<RetentionMeta | undefined> {
   let fd: FileHandle
+  const punch = nativeSys()?.punchHole
   try {
-    fd = await open(log.path, 'r')
+    // writable only to punch the hole through it (conmon keeps appending through its own O_APPEND fd)
+    fd = await open(log.path, punch ? 'r+' : 'r')
   } catch {
     return undefined
   }
@@ -229,20 +234,18 @@ export async function compact(log: JobLog, opts: { maxBytes: number; segmentByte
     let pos = log.meta.fileStart
     let offset = log.meta.offsetStart
     for (const c of log.checkpoints) if (c.filePos <= target && c.filePos >= pos) ({ filePos: pos, offset } = c)
-    const buf = Buffer.allocUnsafe(256 * 1024)
+    const buf = Buffer.allocUnsafe(1024 * 1024)
     while (pos < target) {
       const { bytesRead } = await fd.read(buf, 0, buf.length, pos)
-      const res = parseRecords(buf, { end: bytesRead })
+      const res = scanDecoded(buf, bytesRead, target - pos)
       if (res.consumed === 0) break // EOF or a torn line: cut at the last whole record
-      const base = pos
-      for (const r of res.records) {
-        if (pos >= target) break
-        offset += r.dataEnd - r.dataStart
-        pos = base + r.lineEnd
-      }
-      if (res.records.length === 0) pos = base + res.consumed // only malformed lines (never from conmon)
+      offset += res.decoded
+      pos += res.consumed
     }
     if (pos <= log.meta.fileStart) return undefined
+    // the first compaction in this process punches from 0: a crash between the
+    // meta write and the punch must not leave blocks behind for good
+    const from = log.punchedTo ?? 0
     const meta: RetentionMeta = { fileStart: pos, offsetStart: offset }
     const tmp = join(log.dir, `${META_FILE}.tmp`)
     await writeFile(tmp, JSON.stringify(meta))
@@ -251,7 +254,11 @@ export async function compact(log: JobLog, opts: { maxBytes: number; segmentByte
     log.meta = meta
     log.checkpoints = log.checkpoints.filter((c) => c.filePos >= pos)
     try {
-      await exec(['fallocate', '--punch-hole', '--offset', '0', '--length', String(pos), log.path], { errorCode: 'LOG_COMPACT_FAILED' })
+      // the addon: a syscall; without it fallocate(1), a fork per compaction
+      // only the new part: [0, from) is a hole already (punching it again walks its extents)
+      if (punch) punch(fd.fd, from, pos - from)
+      else await exec(['fallocate', '--punch-hole', '--offset', String(from), '--length', String(pos - from), log.path], { errorCode: 'LOG_COMPACT_FAILED' })
+      log.punchedTo = pos
     } catch (e) {
       throw compactFailed(log.path, e)
     }
