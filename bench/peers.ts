@@ -85,12 +85,16 @@ export interface Docker {
   available: boolean
   why?: string
   run(args: string[]): { status: number | null; stdout: string; stderr: string }
+  /** the environment that points the docker CLI at this private dockerd (for spawning it yourself) */
+  env: NodeJS.ProcessEnv
+  /** containerd, then dockerd */
+  pids: number[]
   cleanup(): void
 }
 
 export function docker(): Docker {
   const missing = ['dockerd', 'containerd', 'docker'].filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0)
-  const none = (why: string): Docker => ({ available: false, why, run: () => ({ status: null, stdout: '', stderr: why }), cleanup() {} })
+  const none = (why: string): Docker => ({ available: false, why, run: () => ({ status: null, stdout: '', stderr: why }), env: {}, pids: [], cleanup() {} })
   if (missing.length) return none(`not installed: ${missing.join(', ')}`)
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-docker-'))
   const ctrdSock = join(dir, 'containerd.sock')
@@ -146,7 +150,7 @@ export function docker(): Docker {
       '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false',
     ], 'dockerd.log')
     for (let i = 0; i < 300; i++) {
-      if (run(['version']).status === 0) return { available: true, run, cleanup }
+      if (run(['version']).status === 0) return { available: true, run, env, pids, cleanup }
       spawnSync('sleep', ['0.1'])
     }
     const log = readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-300)

@@ -11,6 +11,7 @@ const parts: [string, string, string][] = [
   ['api', './api.js', 'benchApi'],
   ['logs', './logs.js', 'benchLogs'],
   ['restart', './restart.js', 'benchRestart'],
+  ['cli', './cli.js', 'benchCli'],
 ]
 
 /** Between parts: flush what the previous part wrote and let its background work

@@ -1,15 +1,21 @@
 #!/usr/bin/env node
-// Runs the bundled CLI when built (dist/cli/main.js: one file to load, the fast
-// start), else the TypeScript sources through tsx. SKIFF_FROM_SOURCE=1 forces the
-// sources (tests: a stale dist/ must not answer).
-import { existsSync } from 'node:fs'
+// CommonJS (bin/package.json): a CommonJS start skips Node's ESM loader, a few ms
+// of every short command. Runs the bundle (dist/cli/skiff.cjs, `npm run build`,
+// which scripts/setup runs) when present, else the TypeScript sources through
+// tsx. SKIFF_FROM_SOURCE=1 forces the sources (tests: a stale dist/ must not answer).
+'use strict'
+const { existsSync } = require('node:fs')
+const { join } = require('node:path')
 
-const dist = new URL('../dist/cli/main.js', import.meta.url)
-const { main } = process.env.SKIFF_FROM_SOURCE !== '1' && existsSync(dist)
-  ? await import(dist.href)
-  : await (async () => {
-      const { register } = await import('tsx/esm/api')
+const bundle = join(__dirname, '../dist/cli/skiff.cjs')
+const argv = process.argv.slice(2)
+const run = (main) => main(argv).then((code) => (process.exitCode = code))
+if (process.env.SKIFF_FROM_SOURCE !== '1' && existsSync(bundle)) run(require(bundle).main)
+else {
+  import('tsx/esm/api')
+    .then(({ register }) => {
       register()
-      return import(new URL('../src/cli/main.ts', import.meta.url).href)
-    })()
-process.exitCode = await main(process.argv.slice(2))
+      return import('../src/cli/main.ts')
+    })
+    .then(({ main }) => run(main))
+}

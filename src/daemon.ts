@@ -71,7 +71,8 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
       },
       exited: async (id: string) => {
         const j = await jobs.wait(id)
-        return { exitCode: j.exitCode, signal: j.signal, state: j.state }
+        // reason: why a failed job never ran (EXECUTABLE_NOT_FOUND…), so a follower needs no second request
+        return { exitCode: j.exitCode, signal: j.signal, state: j.state, reason: j.reason }
       },
       attempts: (id: string) => jobs.attempts(id).flatMap((a) => (a.logOffset === null ? [] : [{ n: a.n, offset: a.logOffset }])),
       onAttempt: (id: string, fn: (m: { n: number; offset: number }) => void) => {

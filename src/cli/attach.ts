@@ -44,6 +44,8 @@ export async function attachJob(c: Client, id: string, o: { logs?: boolean; stdi
       if (binary) return
       const msg = JSON.parse(m.toString()) as { stream?: string; data?: string; data64?: string; exit?: JobExit; error?: { code: string; message: string } }
       if (msg.exit) exit = msg.exit
+      // input the job can no longer take (it ended, its stdin closed): dropped, as a pipe drops it
+      else if (msg.error && (msg.error.code === 'JOB_NOT_RUNNING' || msg.error.code === 'STDIN_CLOSED')) return
       else if (msg.error) process.stderr.write(`skiff: ${msg.error.message}\n`)
       else if (msg.data !== undefined || msg.data64 !== undefined) {
         const bytes = msg.data64 !== undefined ? Buffer.from(msg.data64, 'base64') : Buffer.from(msg.data!, 'utf8')

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
-import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
 import type WebSocket from 'ws'
 import { SkiffError, type ErrorKind } from '../lib/errors.js'
+import { ConnectionError, readText, request1, type Endpoint } from './http1.js'
 
 /** Where the daemon is: DOCKER_HOST's forms (unix:///path, tcp://host:port), plus
  *  http://host:port, host:port and a bare socket path. Pure; throws on a form skiff
@@ -38,9 +38,9 @@ export interface ClientOptions {
 
 export interface Response {
   statusCode: number
-  headers: IncomingHttpHeaders
+  headers: Record<string, string>
   /** the body as a stream (async-iterable Buffers) */
-  body: IncomingMessage
+  body: Readable
   text(): Promise<string>
   json<T = unknown>(): Promise<T>
 }
@@ -65,13 +65,12 @@ export function apiError(status: number, text: string): SkiffError {
   return new SkiffError(KIND_BY_STATUS[status] ?? 'internal', err.code ?? `HTTP_${status}`, err.message ?? `HTTP ${status}`, err.field ? { field: err.field } : {})
 }
 
-/** Talks to the daemon over its unix socket or TCP (+ bearer token) with Node's
- *  own http: no client library to load, which is most of a short command's time. */
+/** Talks to the daemon over its unix socket or TCP (+ bearer token), one
+ *  connection per request (http1.ts: no HTTP library to load, which would be
+ *  most of a short command's time). */
 export class Client {
   readonly target: Target
   readonly #token: string | undefined
-  // keep-alive: a foreground run makes several requests on one connection
-  readonly #agent = new Agent({ keepAlive: true })
 
   constructor(o: ClientOptions = {}) {
     const host = o.host ?? process.env.SKIFF_HOST
@@ -86,7 +85,7 @@ export class Client {
     return this.target.kind === 'unix' ? `unix://${this.target.socket}` : this.target.origin
   }
 
-  raw(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
+  async raw(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { ...opts.headers }
     if (this.#token) headers.authorization = `Bearer ${this.#token}`
     let body: string | Buffer | Readable | undefined
@@ -94,52 +93,26 @@ export class Client {
       headers['content-type'] = 'application/json'
       body = JSON.stringify(opts.body)
     } else body = opts.rawBody
-    if (typeof body === 'string' || Buffer.isBuffer(body)) headers['content-length'] = String(Buffer.byteLength(body))
-    const where = this.target.kind === 'unix' ? { socketPath: this.target.socket, host: 'localhost' } : (() => {
+    let to: Endpoint
+    if (this.target.kind === 'unix') to = { socketPath: this.target.socket }
+    else {
       const u = new URL(this.target.origin)
-      return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) }
-    })()
-    return new Promise<Response>((resolve, reject) => {
-      let settled = false
-      const fail = (e: unknown) => {
-        if (settled) return
-        settled = true
-        reject(e)
-      }
-      const req = httpRequest({ ...where, method, path, headers, agent: this.#agent, signal: opts.signal }, (res) => {
-        const text = async () => {
-          const chunks: Buffer[] = []
-          for await (const c of res) chunks.push(c as Buffer)
-          return Buffer.concat(chunks).toString('utf8')
-        }
-        if ((res.statusCode ?? 500) >= 400) {
-          text().then((t) => fail(apiError(res.statusCode ?? 500, t)), fail)
-          return
-        }
-        settled = true
-        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: res, text, json: async <T>() => JSON.parse(await text()) as T })
-      })
-      req.on('error', (e: NodeJS.ErrnoException) => {
-        if (opts.signal?.aborted) return fail(e)
-        // the request body's own failure (a file that cannot be read) is not the daemon's
-        if ((e as { skiffBody?: boolean }).skiffBody) return fail(e)
-        fail(new SkiffError('unavailable', 'DAEMON_UNREACHABLE', `cannot reach the skiff daemon at ${this.address}: ${e.code ?? e.message} (is \`skiff daemon\` running?)`, { cause: e }))
-      })
-      if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) req.end(body)
-      else {
-        body.on('error', (e) => {
-          Object.assign(e, { skiffBody: true })
-          req.destroy(e)
-        })
-        body.pipe(req)
-      }
-    })
+      to = { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) }
+    }
+    let res
+    try {
+      res = await request1(to, { method, path, headers, body, signal: opts.signal })
+    } catch (e) {
+      if (!(e instanceof ConnectionError)) throw e
+      throw new SkiffError('unavailable', 'DAEMON_UNREACHABLE', `cannot reach the skiff daemon at ${this.address}: ${e.code} (is \`skiff daemon\` running?)`, { cause: e })
+    }
+    if (res.status >= 400) throw apiError(res.status, await readText(res.body))
+    const b = res.body
+    return { statusCode: res.status, headers: res.headers, body: b, text: () => readText(b), json: async <T>() => JSON.parse(await readText(b)) as T }
   }
 
-  /** Drop idle keep-alive connections (they would hold the process until the daemon times them out). */
-  close(): void {
-    this.#agent.destroy()
-  }
+  /** Nothing to release (one connection per request); kept for callers that tidy up. */
+  close(): void {}
 
   async json<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.raw(method, path, { body })

@@ -1,4 +1,3 @@
-import { constants } from 'node:os'
 import { isSkiffError } from '../lib/errors.js'
 
 /** Exit codes, as docker's CLI chooses them (docs.docker.com "docker run" exit status):
@@ -17,9 +16,20 @@ export interface JobEnd {
 
 const BY_REASON: Record<string, number> = { EXECUTABLE_NOT_FOUND: EXIT.notFound, EXECUTABLE_NOT_RUNNABLE: EXIT.notRunnable }
 
+// Linux's signal numbers (signal(7), x86/arm): inline, as node:os costs a module load on every command
+const SIGNALS = ['HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM', 'STKFLT', 'CHLD', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO', 'PWR', 'SYS']
+
+export function signalNumber(name: string): number | undefined {
+  const n = name.replace(/^SIG/, '')
+  const rt = /^RTMIN(?:\+(\d+))?$/.exec(n)
+  if (rt) return 34 + Number(rt[1] ?? 0)
+  const i = SIGNALS.indexOf(n === 'IOT' ? 'ABRT' : n === 'POLL' ? 'IO' : n)
+  return i < 0 ? undefined : i + 1
+}
+
 export function exitCodeOf(j: JobEnd): number {
   if (j.exitCode !== null) return j.exitCode
-  if (j.signal) return 128 + ((constants.signals as Record<string, number>)[j.signal] ?? 0)
+  if (j.signal) return 128 + (signalNumber(j.signal) ?? 0)
   if (j.state === 'failed') return BY_REASON[j.reason ?? ''] ?? EXIT.skiff
   return EXIT.skiff
 }

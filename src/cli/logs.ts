@@ -7,6 +7,16 @@ export interface FollowOptions {
   timestamps?: boolean
   stream?: string
   signal?: AbortSignal
+  /** `idOrName` is the job's id already (skips the lookup that pins a name to its job) */
+  isId?: boolean
+}
+
+/** The last record of a follow: how the job ended. */
+export interface LogExit {
+  exitCode: number | null
+  signal: string | null
+  state?: string
+  reason?: string | null
 }
 
 interface WireRecord {
@@ -16,14 +26,16 @@ interface WireRecord {
   data?: string
   /** base64 when the bytes are not valid UTF-8 */
   data64?: string
-  exit?: unknown
+  exit?: LogExit
 }
 
 /** Stream a job's output to our stdout/stderr, keeping the streams apart.
- *  On a dropped connection while following, resume from the last offset. */
-export async function followLogs(c: Client, idOrName: string, o: FollowOptions): Promise<void> {
-  const { id } = await c.json<{ id: string }>('GET', `/jobs/${encodeURIComponent(idOrName)}`)
+ *  On a dropped connection while following, resume from the last offset.
+ *  Resolves with the exit record when following to the end. */
+export async function followLogs(c: Client, idOrName: string, o: FollowOptions): Promise<LogExit | undefined> {
+  const id = o.isId ? idOrName : (await c.json<{ id: string }>('GET', `/jobs/${encodeURIComponent(idOrName)}`)).id
   let from: number | undefined
+  let exit: LogExit | undefined
   for (let attempt = 0; ; attempt++) {
     const qs = new URLSearchParams()
     if (o.follow) qs.set('follow', 'true')
@@ -42,7 +54,8 @@ export async function followLogs(c: Client, idOrName: string, o: FollowOptions):
           buf = buf.slice(nl + 1)
           if (!line) continue
           const r = JSON.parse(line) as WireRecord
-          if (r.exit !== undefined || r.data === undefined && r.data64 === undefined) continue
+          if (r.exit !== undefined) exit = r.exit
+          if (r.exit !== undefined || (r.data === undefined && r.data64 === undefined)) continue
           const bytes = r.data64 !== undefined ? Buffer.from(r.data64, 'base64') : Buffer.from(r.data!, 'utf8')
           const out = r.stream === 'stderr' ? process.stderr : process.stdout
           if (o.timestamps) out.write(`${r.time} `)
@@ -50,9 +63,9 @@ export async function followLogs(c: Client, idOrName: string, o: FollowOptions):
           from = r.offset + bytes.length
         }
       }
-      return
+      return exit
     } catch (e) {
-      if (o.signal?.aborted) return
+      if (o.signal?.aborted) return undefined
       if (!o.follow || attempt >= 5 || (e as { kind?: string }).kind === 'not_found') throw e
       await new Promise((r) => setTimeout(r, 200 * (attempt + 1)))
     }

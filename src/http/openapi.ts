@@ -70,7 +70,7 @@ export const OPERATIONS: Op[] = [
   // ---- WebSocket routes (GET with Upgrade: websocket; wire protocol in src/http/routes/logs-ws.ts and src/http/README.md)
   {
     method: 'get', path: WS_ROUTES.logs, ws: true, summary: 'Follow a job\'s output over a WebSocket',
-    description: 'Server → client: one message per output record: format=json (default) a text frame {offset, stream, time, data | data64, dropped?}; format=binary a binary frame (header: u8 version=1, u8 stream 1|2, u8 0, u8 0, f64le offset, f64le time ms, then the raw bytes). Then {exit: {exitCode, signal, state}} and close 1000. Errors: {error: {code, message}}. Resume exactly by reconnecting with from = offset + data length of the last record.',
+    description: 'Server → client: one message per output record: format=json (default) a text frame {offset, stream, time, data | data64, dropped?}; format=binary a binary frame (header: u8 version=1, u8 stream 1|2, u8 0, u8 0, f64le offset, f64le time ms, then the raw bytes). Then {exit: {exitCode, signal, state, reason}} and close 1000. Errors: {error: {code, message}}. Resume exactly by reconnecting with from = offset + data length of the last record.',
     query: { from: 'byte offset to start at (default 0)', stream: 'stdout|stderr|all', format: 'json|binary', ticket: 'single-use ticket from POST /auth/tickets (browsers; or Sec-WebSocket-Protocol ticket.<t>); other clients send Authorization: Bearer' },
     ok: [101, null, 'Switching Protocols'], errors: [400, 401, 404],
   },

@@ -31,8 +31,11 @@ export class SkiffError extends Error {
   }
 }
 
+/** Also true for a SkiffError of another copy of this module (the CLI's bundle loads
+ *  the daemon's code as a bundle of its own, with its own class). */
 export function isSkiffError(e: unknown, code?: string): e is SkiffError {
-  return e instanceof SkiffError && (code === undefined || e.code === code)
+  const like = e instanceof SkiffError || (e instanceof Error && e.name === 'SkiffError' && typeof (e as SkiffError).kind === 'string' && typeof (e as SkiffError).code === 'string')
+  return like && (code === undefined || (e as SkiffError).code === code)
 }
 
 export const invalidArgument = (field: string, message: string) =>

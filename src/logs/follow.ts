@@ -10,6 +10,8 @@ export interface LogExit {
   exitCode: number | null
   signal: string | null
   state?: string
+  /** a failed job's reason code (EXECUTABLE_NOT_FOUND…) */
+  reason?: string | null
 }
 
 export interface FollowOptions {

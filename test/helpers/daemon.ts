@@ -34,7 +34,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** A real skiff daemon in its own process, on a temp data dir, unix socket and loopback port. */
-export async function startDaemon(opts: { maxConcurrent?: number; runtime?: string; env?: Record<string, string>; dataDir?: string } = {}): Promise<TestDaemon> {
+export async function startDaemon(opts: { maxConcurrent?: number; runtime?: string; env?: Record<string, string>; dataDir?: string; bundle?: boolean } = {}): Promise<TestDaemon> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'skiff-d-'))
   const socket = join(dataDir, 'api.sock')
   const port = await freePort()
@@ -42,12 +42,14 @@ export async function startDaemon(opts: { maxConcurrent?: number; runtime?: stri
   // One process (node + the tsx loader), not the tsx CLI: its wrapper process would
   // take the SIGKILL of kill9() and leave the real daemon running as an orphan.
   // SKIFF_DAEMON_NODE_ARGS: e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the daemon under a test or bench
-  const args = [...(process.env.SKIFF_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(PACKAGE_ROOT, 'src/cli/main.ts'), 'daemon', '--data-dir', dataDir, '--socket', socket, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn']
+  // bundle: the built dist/cli as users run it (bin/skiff.js; the bench's memory row), else the sources.
+  const entry = opts.bundle ? [join(PACKAGE_ROOT, 'bin/skiff.js')] : ['--import', 'tsx', join(PACKAGE_ROOT, 'src/cli/main.ts')]
+  const args = [...(process.env.SKIFF_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...entry, 'daemon', '--data-dir', dataDir, '--socket', socket, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn']
   if (opts.maxConcurrent) args.push('--max-concurrent', String(opts.maxConcurrent))
   if (opts.runtime) args.push('--runtime', opts.runtime)
   let child!: ChildProcess
   const launch = async () => {
-    child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...opts.env }, cwd: PACKAGE_ROOT })
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...(opts.bundle ? { SKIFF_FROM_SOURCE: '' } : {}), ...opts.env }, cwd: PACKAGE_ROOT })
     const t0 = Date.now()
     for (;;) {
       if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}`)

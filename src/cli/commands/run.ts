@@ -1,7 +1,7 @@
 import { defineCommand } from '../command.js'
 import { usageError } from '../argv.js'
 import { attachJob } from '../attach.js'
-import { EXIT, exitCodeOf } from '../exit.js'
+import { EXIT, exitCodeOf, type JobEnd } from '../exit.js'
 import { jobPath, type JobView } from '../job-view.js'
 import { followLogs } from '../logs.js'
 import { printJson } from '../render.js'
@@ -27,17 +27,21 @@ follows is the job's command, flags and all.`,
       else process.stdout.write(job.id + '\n')
       return 0
     }
-    // Foreground, like `docker run`: stream output live, exit with the job's code.
+    // Foreground, like `docker run`: stream output live, exit with the job's code. The
+    // follow ends with the exit record (code, signal, state, reason): no wait request.
     const onSignal = () => void c.json('POST', jobPath(job.id, '/kill'), { signal: 'SIGTERM' }).catch(() => {})
     process.once('SIGINT', onSignal)
+    let end: JobEnd | undefined
     try {
-      if (f.interactive) await attachJob(c, job.id, { logs: true })
-      else await followLogs(c, job.id, { follow: true })
+      end = f.interactive ? await attachJob(c, job.id, { logs: true }) : await followLogs(c, job.id, { follow: true, isId: true })
     } finally {
       process.off('SIGINT', onSignal)
     }
-    const done = await c.json<JobView>('POST', jobPath(job.id, '/wait'))
-    if (f.json) printJson({ ...done, stdout: undefined, stderr: undefined })
+    // the whole view only when it is printed or explains a failure
+    let view: JobView | undefined
+    if (!end || f.json || end.state === 'failed') view = await c.json<JobView>('POST', jobPath(job.id, '/wait'))
+    const done: JobEnd & { message?: string | null } = view ?? end!
+    if (f.json) printJson({ ...view, stdout: undefined, stderr: undefined })
     const code = exitCodeOf(done)
     if (done.state === 'failed') process.stderr.write(`skiff: job ${job.id} failed: ${done.message ?? done.reason}\n`)
     if (done.state === 'oom') process.stderr.write(`skiff: job ${job.id} was killed: out of memory\n`)

@@ -38,7 +38,8 @@
 // {"eof": true} (close stdin). Input is written in order; while the job is not
 // reading, the socket stops reading too (bounded daemon memory). Errors arrive as
 // {error: {code, message}}; the socket stays open. 409 before the upgrade when
-// the job was not run with "interactive": true or has ended.
+// the job was not run with "interactive": true, or has ended and logs=true is not
+// asked (with it, an ended job's output and exit are sent and input is dropped).
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
@@ -277,8 +278,9 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     })
   }
 
-  function attach(ws: WebSocket, id: string, from: number, stream: Stream, format: Format) {
+  function attach(ws: WebSocket, id: string, from: number, stream: Stream, format: Format, o: { input: boolean }) {
     const sender = single(ws, id, from, stream, format)
+    if (!o.input) return void ws.on('message', () => {}) // the job has ended: its stdin is gone
     const stdin = deps.stdin!
     let pending = 0
     let paused = false
@@ -377,13 +379,17 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     } catch (e) {
       return rejectWith(socket, e)
     }
-    const conflict = !job.interactive ? stdinNotOpen(job.id) : isFinal(job.state as JobState) ? notRunning(job) : undefined
+    // An ended job with logs=true still gives its whole output and exit (input is dropped):
+    // a client that runs a job and then attaches (skiff run -i) gets everything, however
+    // quickly the job ended. Without logs=true there would be nothing to give: 409.
+    const ended = isFinal(job.state as JobState)
+    const conflict = !job.interactive ? stdinNotOpen(job.id) : ended && logs !== 'true' ? notRunning(job) : undefined
     if (conflict) return reject(socket, 409, 'Conflict', { error: { code: conflict.code, message: conflict.message } })
     // Docker's attach shows output from now on; logs=true replays it all
     const from = q.from ?? (logs === 'true' ? 0 : await deps.logs.end(job.id).catch(() => 0))
     wss.handleUpgrade(req, socket, head, (ws) => {
       keepalive(ws)
-      attach(ws, job.id, from, q.stream, format)
+      attach(ws, job.id, from, q.stream, format, { input: !ended })
     })
   }
 

@@ -18,7 +18,7 @@ export interface LogsRouteDeps {
   logs: LogStore
   jobs: {
     get(id: string): { id: string; state: string; interactive?: boolean } | undefined
-    exited(id: string): Promise<{ exitCode: number | null; signal: string | null; state: string }>
+    exited(id: string): Promise<{ exitCode: number | null; signal: string | null; state: string; reason?: string | null }>
     /** the job's attempts with the offsets where they begin (recorded before each starts) */
     attempts?(id: string): AttemptMark[]
     /** told when a new attempt's offset is recorded; returns the unsubscribe */

@@ -125,3 +125,11 @@ describe('skiff daemon', () => {
     expect(existsSync(join(d.dataDir, 'public.sock'))).toBe(false)
   })
 })
+
+describe('skiff run -i', () => {
+  // (the deterministic case, an attach after the job ended, is in test/integration/http/attach.test.ts)
+  it('is race-free for a job that ends before reading its stdin', async () => {
+    const runs = await Promise.all(Array.from({ length: 8 }, () => skiff(['run', '-i', 'busybox', 'echo', 'quick'], { input: 'hi\n' })))
+    for (const r of runs) expect(r).toEqual({ code: 0, stdout: 'quick\n', stderr: '' })
+  }, 120_000)
+})

@@ -118,6 +118,14 @@ describe('interactive jobs: stdin attach', () => {
     await d.api('POST', `/jobs/${ended.id}/stdin?eof=true`)
     await d.api('POST', `/jobs/${ended.id}/wait`)
     await expect(attach(ended.id)).rejects.toMatchObject({ status: 409, body: { error: { code: 'JOB_NOT_RUNNING' } } })
+    // with logs=true an ended job still gives its output and exit; input to it is dropped without an error
+    const quick = await run({ cmd: 'echo quick; exit 4' })
+    expect((await d.api('POST', `/jobs/${quick.id}/wait`)).json).toMatchObject({ state: 'exited' })
+    const late = await attach(quick.id, '?logs=true')
+    late.ws.send(Buffer.from('ignored\n'))
+    expect(await late.exit).toMatchObject({ exitCode: 4, state: 'exited' })
+    expect(late.out()).toBe('quick\n')
+    expect(late.errors).toEqual([])
 
     const job = await run({ cmd: READER })
     const a = await attach(job.id, '?logs=true')

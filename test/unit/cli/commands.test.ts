@@ -39,3 +39,12 @@ describe('exit codes (docker\'s)', () => {
     [{ state: 'failed', exitCode: null, signal: null, reason: 'IMAGE_NOT_FOUND' }, EXIT.skiff],
   ])('%o → %i', (job, code) => expect(exitCodeOf(job)).toBe(code))
 })
+
+describe('signal numbers (no node:os in the CLI)', () => {
+  it('match Node\'s table for every signal it knows', async () => {
+    const { constants } = await import('node:os')
+    const { signalNumber } = await import('../../../src/cli/exit.js')
+    for (const [name, n] of Object.entries(constants.signals)) expect([name, signalNumber(name)]).toEqual([name, n])
+    expect(signalNumber('SIGRTMIN+2')).toBe(36)
+  })
+})
