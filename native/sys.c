@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sched.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -91,7 +94,7 @@ typedef struct {
   int rc, err, status;
 } job_t;
 
-enum { OP_MOUNT, OP_UMOUNT2, OP_WAITPID, OP_RMTREE };
+enum { OP_MOUNT, OP_UMOUNT2, OP_WAITPID, OP_RMTREE, OP_NETNS };
 
 static void job_free(job_t *j) {
   free(j->a);
@@ -109,6 +112,51 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
   (void)ftw;
   int rc = (type == FTW_DP || type == FTW_D) ? rmdir(path) : unlink(path);
   return rc < 0 && errno != ENOENT ? errno : 0;
+}
+
+// A persistent network namespace at `path`, as `ip netns add` makes one, without
+// a fork: this pool thread unshares its own netns (namespaces are per thread),
+// brings lo up in it, bind-mounts /proc/thread-self/ns/net onto `path` (which
+// keeps it alive with no process in it) and goes back to the netns it came from.
+// A thread that cannot go back must not run other pool jobs in the wrong netns.
+static int netns_create(const char *path) {
+  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0) return -1;
+  int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (fd < 0) {
+    int e = errno;
+    close(self);
+    errno = e;
+    return -1;
+  }
+  close(fd);
+  int rc = unshare(CLONE_NEWNET), e = 0;
+  if (rc == 0) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    rc = s < 0 ? -1 : ioctl(s, SIOCGIFFLAGS, &ifr);
+    if (rc == 0) {
+      ifr.ifr_flags |= IFF_UP;
+      rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+    }
+    e = rc < 0 ? errno : 0;
+    if (s >= 0) close(s);
+    if (rc == 0) {
+      rc = mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL);
+      e = rc < 0 ? errno : 0;
+    }
+    if (setns(self, CLONE_NEWNET) < 0) abort();
+  } else {
+    e = errno;
+  }
+  close(self);
+  if (rc < 0) {
+    unlink(path);
+    errno = e;
+  }
+  return rc;
 }
 
 static void job_execute(napi_env env, void *data) {
@@ -137,13 +185,16 @@ static void job_execute(napi_env env, void *data) {
       do j->rc = waitpid(j->pid, &j->status, 0);
       while (j->rc < 0 && errno == EINTR);
       break;
+    case OP_NETNS:
+      j->rc = netns_create(j->b);
+      break;
   }
   j->err = j->rc < 0 ? errno : 0;
 }
 
 static void job_complete(napi_env env, napi_status status, void *data) {
   job_t *j = data;
-  static const char *names[] = {"mount", "umount2", "waitpid", "rmtree"};
+  static const char *names[] = {"mount", "umount2", "waitpid", "rmtree", "netnsCreate"};
   if (status != napi_ok) {
     napi_reject_deferred(env, j->deferred, errno_error(env, names[j->op], ECANCELED));
   } else if (j->rc < 0) {
@@ -242,6 +293,20 @@ static napi_value Rmtree(napi_env env, napi_callback_info info) {
   return queue_job(env, j);
 }
 
+// netnsCreate(path): Promise<void> — a new network namespace with lo up, bound at
+// `path` (which must not exist); removed with umount2(path, MNT_DETACH) + unlink
+static napi_value NetnsCreate(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int is_null;
+  job_t *j = calloc(1, sizeof *j);
+  j->op = OP_NETNS;
+  j->b = argc > 0 ? get_string(env, argv[0], &is_null) : NULL;
+  if (!j->b || j->b[0] != '/') return usage_error(env, j, "netnsCreate(absolutePath)");
+  return queue_job(env, j);
+}
+
 // ---- spawn ---------------------------------------------------------------------
 
 static char **get_string_array(napi_env env, napi_value arr) {
@@ -267,7 +332,7 @@ static void free_string_array(char **a) {
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
-  char *file, *cwd;
+  char *file, *cwd, *stdin_path;
   char **args, **envp;
   int n, child_fd[8], rd[8], wr[8];
   pid_t pid;
@@ -281,7 +346,7 @@ static void spawn_execute(napi_env env, void *data) {
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&fa);
   posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 0, j->stdin_path ? j->stdin_path : "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   // dup2 clears O_CLOEXEC on the target; the originals close on exec
   int top = 2;
@@ -310,6 +375,7 @@ static void spawn_execute(napi_env env, void *data) {
 static void spawn_free(spawn_t *j) {
   free(j->file);
   free(j->cwd);
+  free(j->stdin_path);
   free_string_array(j->args);
   free_string_array(j->envp);
   free(j);
@@ -339,24 +405,25 @@ static void spawn_complete(napi_env env, napi_status status, void *data) {
   spawn_free(j);
 }
 
-// spawn(file, argv[], envp[], cwd | null, pipeFds[]): Promise<{pid, fds[]}>
+// spawn(file, argv[], envp[], cwd | null, pipeFds[], stdinPath?): Promise<{pid, fds[]}>
 // On the thread pool: the calling thread is suspended until the child execs.
-// The child gets /dev/null on 0 and 1, a new session, default signal
+// The child gets /dev/null (or the file stdinPath) on 0, /dev/null on 1, a new session, default signal
 // dispositions and an empty signal mask (Node ignores SIGPIPE, and an ignored
 // disposition would survive exec). Each child fd in pipeFds is the write end of
 // a new pipe whose read end (O_CLOEXEC) is returned in the same order. The caller
 // must reap the child with waitpid(): libuv only reaps the children it spawned.
 static napi_value Spawn(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 5) {
-    napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, pipeFds)");
+    napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, pipeFds, stdinPath?)");
     return NULL;
   }
   int is_null;
   spawn_t *j = calloc(1, sizeof *j);
   j->file = get_string(env, argv[0], &is_null);
+  if (argc > 5) j->stdin_path = get_string(env, argv[5], &is_null);
   j->args = get_string_array(env, argv[1]);
   j->envp = get_string_array(env, argv[2]);
   j->cwd = get_string(env, argv[3], &is_null);
@@ -623,8 +690,17 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"attachShutdown", NULL, AttachShutdown, NULL, NULL, NULL, napi_default, NULL},
       {"flockExclusive", NULL, FlockExclusive, NULL, NULL, NULL, napi_default, NULL},
       {"punchHole", NULL, PunchHole, NULL, NULL, NULL, napi_default, NULL},
+      {"netnsCreate", NULL, NetnsCreate, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  // what this build can do beyond the base set (an older build lacks them; callers fall back)
+  napi_value features, f;
+  napi_create_array_with_length(env, 2, &features);
+  napi_create_string_utf8(env, "spawn-stdin", NAPI_AUTO_LENGTH, &f);
+  napi_set_element(env, features, 0, f);
+  napi_create_string_utf8(env, "netns", NAPI_AUTO_LENGTH, &f);
+  napi_set_element(env, features, 1, f);
+  napi_set_named_property(env, exports, "features", features);
   return exports;
 }
 

@@ -31,6 +31,11 @@ export const ConfigSchema = z
       .default([])
       .transform((l) => l.map((c) => normalizeCap(c)!)),
     bodyLimit: z.number().int().positive().default(1024 * 1024),
+    /** the `default` bridge network: its host bridge and IPv4 subnet (podman uses 10.88.0.0/16 and docker 172.17.0.0/16) */
+    defaultBridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be an interface name of at most 15 characters').default('skiff0'),
+    defaultSubnet: z.string().default('10.77.0.0/16'),
+    /** where user networks created without a subnet get a /24 from */
+    networkPool: z.string().default('10.78.0.0/16'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
   .strict()
@@ -49,6 +54,9 @@ const ENV: Record<string, keyof ConfigInput> = {
   SKIFF_PLATFORM: 'platform',
   SKIFF_LOG_LEVEL: 'logLevel',
   SKIFF_LOG_MAX_SIZE: 'logMaxSize',
+  SKIFF_DEFAULT_BRIDGE: 'defaultBridge',
+  SKIFF_DEFAULT_SUBNET: 'defaultSubnet',
+  SKIFF_NETWORK_POOL: 'networkPool',
 }
 const NUMERIC = new Set<keyof ConfigInput>(['maxConcurrent', 'maxQueued', 'bodyLimit'])
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from './config.js'
 import { lockDataDir, secureDataDir, secureDbFiles, secureOwnLogFiles } from './data-dir.js'
@@ -9,7 +10,7 @@ import { createLogger, type Logger } from './lib/log.js'
 import { TokenFile } from './lib/token.js'
 import { createLogStore } from './logs/index.js'
 import { createRuntime, probeHostFacts } from './runtime/index.js'
-import { JobRepo, JobService, ScheduleRepo, ScheduleService, schedulerPort, type CrashPoint } from './scheduler/index.js'
+import { JobRepo, JobService, NetworkRepo, NetworkService, parseProcRoutes, ScheduleRepo, ScheduleService, schedulerPort, type CrashPoint } from './scheduler/index.js'
 import { createApp } from './http/app.js'
 import { Metrics } from './http/metrics.js'
 import { listen, type Listeners } from './http/server.js'
@@ -47,7 +48,13 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
   const runtime = createRuntime({ root: join(dir, 'runtime'), runtime: config.runtime, log })
   const logs = createLogStore({ root: join(dir, 'logs'), maxBytes: config.logMaxSize })
   const repo = new JobRepo(db)
+  const networks = new NetworkService({
+    repo: new NetworkRepo(db), runtime, events, log,
+    config: { defaultBridge: config.defaultBridge, defaultSubnet: config.defaultSubnet, pool: config.networkPool },
+    hostRoutes: () => parseProcRoutes(readFileSync('/proc/net/route', 'utf8')),
+  })
   const jobs = new JobService({
+    networks,
     repo, images, runtime, logs, clock: realClock, log, events,
     limits: { maxConcurrent: config.maxConcurrent, maxMemory: config.maxMemory, maxQueued: config.maxQueued },
     privileges: { allowedCapabilities: config.allowedCapabilities },
@@ -86,8 +93,9 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
   }
   const tickets = new TicketStore()
   const app = createApp({
-    jobs, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), tickets, bodyLimit: config.bodyLimit, logRoutes: logDeps, host: probeHostFacts(), schedules,
+    jobs, networks, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), tickets, bodyLimit: config.bodyLimit, logRoutes: logDeps, host: probeHostFacts(), schedules,
   })
+  await networks.start()
   await jobs.boot()
   // after the jobs' reconciliation: forbid/replace see the runs that survived
   schedules.start()
@@ -112,6 +120,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
       stopped = true
       schedules.stop()
       await jobs.shutdown()
+      networks.stop()
       await listeners.close()
       runtime.close()
       logs.close()

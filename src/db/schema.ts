@@ -140,3 +140,36 @@ export const settings = sqliteTable('settings', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),
 })
+
+// ---- networks --------------------------------------------------------------
+/** Bridge networks: `default` (from the daemon's config) and user networks. */
+export const networks = sqliteTable('networks', {
+  name: text('name').primaryKey(),
+  id: text('id').notNull(), // ULID
+  bridge: text('bridge').notNull(), // host interface, ≤ 15 chars
+  subnet: text('subnet').notNull(), // IPv4 CIDR
+  gateway: text('gateway').notNull(),
+  labels: text('labels').notNull().default('{}'),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+}, (t) => [uniqueIndex('networks_bridge').on(t.bridge)])
+
+/** A job's place on a network, from its first attempt until it ends: its address
+ *  (chosen by skiff, recorded by CNI host-local), the names peers resolve it by,
+ *  and the container of its current attempt (whose /etc/hosts skiff keeps current). */
+export const networkEndpoints = sqliteTable('network_endpoints', {
+  jobId: text('job_id').primaryKey().references(() => jobs.id, { onDelete: 'cascade' }),
+  network: text('network').notNull().references(() => networks.name),
+  ip: text('ip').notNull(),
+  names: text('names').notNull().default('[]'), // JSON string[]
+  containerId: text('container_id'),
+}, (t) => [uniqueIndex('network_endpoints_ip').on(t.network, t.ip)])
+
+/** Published ports of live jobs: a host port (per protocol and host address) has one
+ *  holder. Kept across a daemon kill -9; released when the job ends. */
+export const portAllocations = sqliteTable('port_allocations', {
+  jobId: text('job_id').notNull().references(() => jobs.id, { onDelete: 'cascade' }),
+  hostIp: text('host_ip').notNull(),
+  hostPort: integer('host_port').notNull(),
+  protocol: text('protocol').notNull(), // tcp | udp
+  containerPort: integer('container_port').notNull(),
+}, (t) => [primaryKey({ columns: [t.hostIp, t.hostPort, t.protocol] }), index('port_allocations_job').on(t.jobId)])

@@ -7,6 +7,7 @@ import { onError } from './errors.js'
 import { auth } from './middleware/auth.js'
 import { imagesRoutes } from './routes/images.js'
 import { jobsRoutes } from './routes/jobs.js'
+import { networksRoutes } from './routes/networks.js'
 import { logsRoutes } from './routes/logs.js'
 import { schedulesRoutes } from './routes/schedules.js'
 import { systemRoutes } from './routes/system.js'
@@ -42,6 +43,7 @@ export function createApp(d: ApiDeps, extra: Hono[] = []) {
   app.route('/', systemRoutes(d, VERSION))
   app.route('/', jobsRoutes(d))
   app.route('/', imagesRoutes(d))
+  app.route('/', networksRoutes(d))
   if (d.logRoutes) app.route('/', logsRoutes(d.logRoutes))
   if (d.schedules) app.route('/', schedulesRoutes({ schedules: d.schedules }))
   for (const r of extra) app.route('/', r)

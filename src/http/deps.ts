@@ -1,6 +1,6 @@
 import type { EventBus } from '../events.js'
 import type { Logger } from '../lib/log.js'
-import type { Scheduler, ScheduleService } from '../scheduler/index.js'
+import type { NetworkService, Scheduler, ScheduleService } from '../scheduler/index.js'
 import type { ImagesApi } from './ports.js'
 import type { Metrics } from './metrics.js'
 import type { LogsApi } from './ports.js'
@@ -23,6 +23,8 @@ export interface ApiDeps {
   tickets?: TicketStore
   /** CPUs, memory, stack limit: what the host can honour (probed once when absent) */
   host?: HostFacts
+  /** /networks, and jobs' addresses and ports in their views (absent: none/host networking only) */
+  networks?: NetworkService
   /** GET /jobs/:id/logs (mounted when given; the WebSocket routes share these deps). */
   logRoutes?: LogsRouteDeps
   /** /schedules (mounted when given). */

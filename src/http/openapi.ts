@@ -5,6 +5,7 @@ import { StopSchema, UpdateJobSchema } from './schemas/service.js'
 import { ImageViewSchema, PullSchema } from './schemas/image.js'
 import { RunRequestSchema } from './schemas/run-request.js'
 import { SchedulePatchSchema, ScheduleRequestSchema, ScheduleSummarySchema, ScheduleViewSchema } from './schemas/schedule.js'
+import { NetworkCreateSchema, NetworkViewSchema } from './schemas/network.js'
 import { WS_ROUTES } from './routes/logs-ws.js'
 
 /** One operation of the API. Adding a route? Add its Op here too:
@@ -61,6 +62,10 @@ export const OPERATIONS: Op[] = [
   { method: 'patch', path: '/schedules/{name}', summary: 'Change a schedule (suspend/resume, spec, job); a new cron, zone or jitter and a resume count from now', body: SchedulePatchSchema, ok: [200, ScheduleViewSchema], errors: [400, 404] },
   { method: 'delete', path: '/schedules/{name}', summary: 'Delete a schedule, its tick history and its runs (with their logs)', query: { force: 'also when runs are active: kill them first' }, ok: [204, null], errors: [404, 409] },
   { method: 'post', path: '/schedules/{name}/trigger', summary: 'Start a run now, recorded as a manual run (the concurrency policy does not apply)', ok: [201, JobViewSchema], errors: [404, 503] },
+  { method: 'post', path: '/networks', summary: 'Create a bridge network (jobs on it reach each other by name)', body: NetworkCreateSchema, ok: [201, NetworkViewSchema], errors: [400, 409, 503] },
+  { method: 'get', path: '/networks', summary: 'List networks', ok: [200, z.object({ items: z.array(NetworkViewSchema) })] },
+  { method: 'get', path: '/networks/{name}', summary: 'Inspect a network and the jobs on it', ok: [200, NetworkViewSchema], errors: [404] },
+  { method: 'delete', path: '/networks/{name}', summary: 'Remove a network no job uses (its bridge and leases too)', ok: [204, null], errors: [404, 409] },
   { method: 'get', path: '/healthz', summary: 'Liveness (no auth)', ok: [200, z.object({ ok: z.boolean() })] },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', ok: [200, null, 'text/plain; version=0.0.4'] },
   { method: 'get', path: '/openapi.json', summary: 'This document (no auth)', ok: [200, null, 'application/json (OpenAPI 3.1)'] },

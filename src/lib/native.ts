@@ -10,8 +10,9 @@ export interface NativeSys {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): Promise<void>
   umount2(target: string, flags: number): Promise<void>
   /** posix_spawn on the thread pool: /dev/null on fds 0 and 1, new session, default signals; each
-   *  fd in pipeFds is the write end of a pipe whose read end comes back in `fds`. */
-  spawn(file: string, argv: string[], envp: string[], cwd: string | null, pipeFds: number[]): Promise<{ pid: number; fds: number[] }>
+   *  fd in pipeFds is the write end of a pipe whose read end comes back in `fds`. `stdinPath`
+   *  (feature 'spawn-stdin'; an older build ignores it) is opened read-only as fd 0. */
+  spawn(file: string, argv: string[], envp: string[], cwd: string | null, pipeFds: number[], stdinPath?: string | null): Promise<{ pid: number; fds: number[] }>
   /** Reap a child from spawn(): its exit code, or 128+signal. */
   waitpid(pid: number): Promise<number>
   /** rm -rf as one thread-pool job; never follows symlinks or enters another
@@ -29,6 +30,17 @@ export interface NativeSys {
   flockExclusive?(fd: number): void
   /** fallocate(fd, PUNCH_HOLE | KEEP_SIZE, offset, length), synchronous. Optional like flockExclusive. */
   punchHole?(fd: number, offset: number, length: number): void
+  /** A new network namespace with lo up, bound at `path` (must not exist), made without
+   *  a fork on a pool thread (feature 'netns'). Undone by umount2(path, MNT_DETACH) + unlink. */
+  netnsCreate?(path: string): Promise<void>
+  /** what this build does beyond the base set: 'spawn-stdin', 'netns' */
+  features?: string[]
+}
+
+/** The addon, if it is built and has `feature` (an addon built from an older sys.c lacks newer ones). */
+export function nativeWith(feature: string): NativeSys | undefined {
+  const s = nativeSys()
+  return s?.features?.includes(feature) ? s : undefined
 }
 
 declare const attachHandle: unique symbol

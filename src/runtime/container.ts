@@ -10,6 +10,7 @@ import { readUsage } from './cgroups/usage.js'
 import type { OciCli } from './driver.js'
 import type { ExitWatcher } from './exit-watcher.js'
 import { removeDir, unmountRootfs } from './rootfs.js'
+import { detachNetwork, type NetworkDeps, type NetworkMeta } from './network/attach.js'
 import { stdinUnavailable } from './errors.js'
 import { StdinWriter } from './stdin.js'
 import { execInContainer } from './exec.js'
@@ -26,6 +27,10 @@ export interface ContainerMeta {
   merged: string
   /** created with conmon -i: stdin is open and reachable through the attach socket */
   openStdin?: boolean
+  /** the container's own names and addresses in its /etc/hosts (for updateHosts) */
+  etc?: { names: string[]; ips: string[] }
+  /** a bridge attachment, undone by remove() */
+  network?: NetworkMeta
 }
 
 const SIGNALS = Object.entries(constants.signals) as [NodeJS.Signals, number][]
@@ -48,6 +53,7 @@ export interface ContainerDeps {
   exits: ExitWatcher
   clock: Clock
   log: Logger
+  net: NetworkDeps
 }
 
 export class OciContainer implements Container {
@@ -148,6 +154,8 @@ export class OciContainer implements Container {
     else await this.d.cli.delete(this.id, { force: true })
     await unmountRootfs(this.meta.merged, { lazy: !!exited })
     await removeCgroups(this.meta.cgroupDirs.all)
+    // the netns outlives every process of the container: CNI DEL can still find its veth
+    if (this.meta.network) await detachNetwork(this.meta.network, this.d.dir, this.d.net).catch((err) => this.d.log.warn({ err, id: this.id }, 'network teardown failed'))
     await Promise.all([removeDir(this.d.dir), removeFile(join(this.d.exits.dir, this.id)), removeFile(this.d.socketLink)])
   }
 }

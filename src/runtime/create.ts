@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { removeFile } from '../lib/remove-tree.js'
 import { join } from 'node:path'
@@ -11,13 +11,16 @@ import { OciContainer, readMeta, type ContainerMeta } from './container.js'
 import { OciCli, type RuntimeName } from './driver.js'
 import { invalidContainerId } from './errors.js'
 import { makeBundleDir, writeBundle, writeBundleFile, writeLargeBundleFile } from './bundle.js'
-import { attachNetwork, etcFiles, readHostFile } from './network/attach.js'
+import { attachNetwork, detachNetwork, etcFiles, NETWORK_FILE, ownNames, readHostFile, type NetworkDeps, type NetworkMeta } from './network/attach.js'
+import { Cni } from './network/cni.js'
+import { hostsFile } from './network/etc-files.js'
 import { ExitWatcher } from './exit-watcher.js'
 import { launchMonitor } from './monitor.js'
 import { mountRootfs, removeDir, unmountRootfs, UserFiles } from './rootfs.js'
 import { buildSpec } from './spec.js'
 import { parseHostLimits } from './spec-defaults.js'
-import type { Container, ContainerSpec, MountRequest, Runtime } from './types.js'
+import type { BridgeNetwork, Container, ContainerSpec, MountRequest, Runtime } from './types.js'
+import { exec } from '../lib/exec.js'
 import { BPF_ANNOTATION, SeccompCache } from './seccomp-cache.js'
 import { privateRuntimeCopy, type RuntimeBinary } from './runtime-binary.js'
 import { resolveUser } from './user.js'
@@ -38,13 +41,15 @@ export interface RuntimeOptions {
   privateRuntimeCopy?: boolean
   /** the host's resolver config, copied into each container (default /etc/resolv.conf) */
   hostResolvConf?: string
+  /** where CNI plugin binaries are (default: Debian's /usr/lib/cni, then /opt/cni/bin) */
+  cniPluginDirs?: string[]
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
 const STDIN_PATH = '/.skiff-stdin'
 
 export function createRuntime(o: RuntimeOptions): Runtime {
-  const dirs = { state: join(o.root, 'state'), exits: join(o.root, 'exits'), sockets: join(o.root, 'sockets'), containers: join(o.root, 'containers'), layers: join(o.root, 'layers') }
+  const dirs = { state: join(o.root, 'state'), exits: join(o.root, 'exits'), sockets: join(o.root, 'sockets'), containers: join(o.root, 'containers'), layers: join(o.root, 'layers'), netns: join(o.root, 'netns'), ipam: join(o.root, 'cni', 'ipam') }
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true, mode: 0o700 })
   const cli = new OciCli(o.runtime ?? 'crun', dirs.state, existsSync)
   // crun only: runc 1.1 re-executes its `init` with a clean environment, so a copy would not spare it anything
@@ -60,7 +65,8 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   const seccomp = cli.name === 'crun' ? new SeccompCache(cli.path) : undefined
   const userFiles = new UserFiles()
   const hostResolvConf = o.hostResolvConf ?? '/etc/resolv.conf'
-  const deps = (id: string) => ({ dir: join(dirs.containers, id), socketLink: join(dirs.sockets, id), cli, exits, clock, log })
+  const netDeps: NetworkDeps = { cni: new Cni({ pluginDirs: o.cniPluginDirs ?? ['/usr/lib/cni', '/opt/cni/bin'] }), netnsDir: dirs.netns, ipamDir: dirs.ipam }
+  const deps = (id: string) => ({ dir: join(dirs.containers, id), socketLink: join(dirs.sockets, id), cli, exits, clock, log, net: netDeps })
 
   return {
     name: cli.name,
@@ -85,8 +91,10 @@ export function createRuntime(o: RuntimeOptions): Runtime {
 
       // network step: the netns, then the container's own /etc/hostname, /etc/hosts
       // and /etc/resolv.conf (before the request's mounts, so a mount of its own wins)
-      const net = await attachNetwork(spec.network)
-      const etc = etcFiles({ hostname: spec.hostname, aliases: spec.aliases ?? [], ips: [], mode: net.mode, hostResolvConf: readHostFile(hostResolvConf) })
+      const net = await attachNetwork(spec.network, { id: spec.id, bundle: dir, deps: netDeps })
+      if (net.meta) undo.defer(() => detachNetwork(net.meta!, dir, netDeps))
+      const peers = spec.network.mode === 'bridge' ? spec.network.peers : []
+      const etc = etcFiles({ hostname: spec.hostname, aliases: spec.aliases ?? [], ips: net.ips, mode: net.mode, hostResolvConf: readHostFile(hostResolvConf), peers })
       const mounts: MountRequest[] = [...Object.entries(etc).map(([name, text]) => ({ source: writeBundleFile(dir, name, text), destination: `/etc/${name}` })), ...spec.mounts]
       let args = p.args
       if (p.stdin !== undefined) {
@@ -106,7 +114,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         process: { args, env: p.env, cwd: p.cwd },
         user,
         limits: spec.limits,
-        network: net,
+        network: { mode: net.mode, netnsPath: net.netnsPath },
         mounts,
         hostname: spec.hostname,
         readonlyRootfs: spec.rootfs.readonly,
@@ -128,6 +136,8 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         cgroupDirs: { memory: cg.memory, cpu: cg.cpu, all: cg.all },
         merged: rootfs.merged,
         ...(p.openStdin ? { openStdin: true } : {}),
+        etc: { names: ownNames(spec.hostname, spec.aliases ?? []), ips: net.ips },
+        ...(net.meta ? { network: net.meta } : {}),
       }
       writeBundle(dir, oci, meta)
 
@@ -163,7 +173,11 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       if (!ID.test(id)) return undefined
       const dir = join(dirs.containers, id)
       const meta = await readMeta(dir)
-      if (!meta) return undefined
+      if (!meta) {
+        // A create cut short before meta.json: undo what it got to (network, rootfs, dir).
+        await removeOrphanBundle(dir, netDeps)
+        return undefined
+      }
       const exited = exits.read(id)
       const state = exited ? undefined : await cli.state(id)
       if (!exited && !state) {
@@ -178,6 +192,26 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       if (state?.status === 'created' && opts.start !== false) await c.start()
       else c.armTimeout()
       return c
+    },
+
+    async updateHosts(id: string, peers): Promise<void> {
+      if (!ID.test(id)) return
+      const dir = join(dirs.containers, id)
+      const meta = await readMeta(dir)
+      if (!meta?.etc) return
+      rewriteInPlace(join(dir, 'hosts'), hostsFile({ names: meta.etc.names, ips: meta.etc.ips }, peers))
+    },
+
+    async removeNetwork(n: BridgeNetwork): Promise<void> {
+      // not while a container of it is still being torn down: its CNI DEL needs the leases and the bridge
+      const attached = (await readdir(dirs.containers)).filter((id) => {
+        const nm = readHostFile(join(dirs.containers, id, NETWORK_FILE))
+        return nm !== undefined && (JSON.parse(nm) as NetworkMeta).conflist.name === n.name
+      })
+      if (attached.length) throw new SkiffError('conflict', 'NETWORK_IN_USE', `network ${n.name} still has ${attached.length} container(s) being torn down: ${attached.slice(0, 5).join(', ')}`, { field: 'name', detail: { containers: attached } })
+      // The CNI bridge plugin makes a network's bridge on first use and never deletes it.
+      if (/^[A-Za-z0-9_.-]{1,15}$/.test(n.bridge) && existsSync(`/sys/class/net/${n.bridge}`)) await exec(['ip', 'link', 'del', n.bridge], { allowFailure: true })
+      if (/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(n.name)) await removeDir(join(dirs.ipam, n.name))
     },
 
     async list(): Promise<string[]> {
@@ -198,4 +232,31 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       exits.close()
     },
   }
+}
+
+/** Replace a file's bytes without replacing the file: a bind mount pins the inode,
+ *  so write-then-rename would leave the container the old one. New bytes first,
+ *  then the length: resolvers re-read /etc/hosts on every lookup, and the window
+ *  in which one could see a mix is one write(2). */
+function rewriteInPlace(path: string, text: string): void {
+  let fd: number
+  try {
+    fd = openSync(path, 'r+')
+  } catch {
+    return // the container is gone
+  }
+  try {
+    const b = Buffer.from(text)
+    writeSync(fd, b, 0, b.length, 0)
+    ftruncateSync(fd, b.length)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+async function removeOrphanBundle(dir: string, net: NetworkDeps): Promise<void> {
+  const nm = readHostFile(join(dir, NETWORK_FILE))
+  if (nm) await detachNetwork(JSON.parse(nm) as NetworkMeta, dir, net).catch(() => {})
+  await unmountRootfs(join(dir, 'merged'), { lazy: true })
+  await removeDir(dir).catch(() => {})
 }

@@ -1,5 +1,5 @@
 export { createRuntime, type RuntimeOptions } from './create.js'
-export type { Container, ContainerSpec, ExecOptions, ExecResult, ExitStatus, MountRequest, NetworkSpec, Runtime } from './types.js'
+export type { BridgeNetwork, Container, ContainerSpec, ExecOptions, ExecResult, ExitStatus, HostEntry, MountRequest, NetworkSpec, PortMapping, Runtime } from './types.js'
 export { noCommand } from './errors.js'
 export { ALL_CAPS, DEFAULT_CAPS, capsNotAllowed, normalizeCap, resolveCaps } from './capabilities.js'
 export type { RuntimeName } from './driver.js'

@@ -7,9 +7,46 @@ export interface MountRequest {
   type?: 'bind' | 'tmpfs'
 }
 
+/** A bridge network, as data (its record lives above the runtime). */
+export interface BridgeNetwork {
+  /** the CNI network name: names its IPAM leases and its iptables comments */
+  name: string
+  /** the host's bridge interface (≤ 15 chars), made by the CNI bridge plugin on first use */
+  bridge: string
+  /** IPv4 CIDR, e.g. 10.77.0.0/16 */
+  subnet: string
+  gateway: string
+}
+
+export interface PortMapping {
+  hostIp: string
+  hostPort: number
+  containerPort: number
+  protocol: 'tcp' | 'udp'
+}
+
+/** A line of /etc/hosts: another container of the network, by its names. */
+export interface HostEntry {
+  ip: string
+  names: string[]
+}
+
 /** How the container is networked. `none`: its own netns with only `lo`;
- *  `host`: the host's netns (and the host's /etc/resolv.conf). */
-export type NetworkSpec = { mode: 'none' } | { mode: 'host' }
+ *  `host`: the host's netns (and the host's /etc/resolv.conf); `bridge`: its own
+ *  netns with a veth on the network's bridge, wired by CNI (bridge + host-local,
+ *  portmap for published ports, firewall), outbound NAT. */
+export type NetworkSpec =
+  | { mode: 'none' }
+  | { mode: 'host' }
+  | {
+      mode: 'bridge'
+      network: BridgeNetwork
+      /** the container's address, chosen above the runtime (host-local records the lease) */
+      ip: string
+      ports: PortMapping[]
+      /** other containers of the network for /etc/hosts; kept current with Runtime.updateHosts */
+      peers: HostEntry[]
+    }
 
 /** The runtime's input: plain data, already resolved above the runtime (the
  *  image's Entrypoint/Cmd/Env/WorkingDir/User merged with the request), already
@@ -118,5 +155,10 @@ export interface Runtime {
   layerDir(key: string): string
   /** Remove that layer; no container may be using it. Idempotent. */
   removeLayer(key: string): Promise<void>
+  /** Rewrite the peers part of a container's /etc/hosts, in place (the file is bind-mounted:
+   *  its inode must stay). No-op for a container that is gone. */
+  updateHosts(id: string, peers: HostEntry[]): Promise<void>
+  /** A network nobody uses any more: its bridge and its IPAM leases go. */
+  removeNetwork(n: BridgeNetwork): Promise<void>
   close(): void
 }

@@ -3,7 +3,7 @@ import type { ImageRecord } from '../images/index.js'
 import { SkiffError } from '../lib/errors.js'
 import { containerSpec } from './container-spec.js'
 import type { LiveAttempt } from './live.js'
-import type { ImagesPort, LogsPort, RuntimePort } from './ports.js'
+import type { ImagesPort, LogsPort, RuntimePort, NetworksPort } from './ports.js'
 import type { StateWriter } from './state-writer.js'
 import type { Job, RunSpec } from './types.js'
 
@@ -15,6 +15,8 @@ export interface AttemptDeps {
   clock: { now(): Date }
   /** resolves once the job's previous container is torn down (its overlay unmounted) */
   previousTeardown(jobId: string): Promise<void>
+  /** bridge networks and published ports (networks.ts; absent: only none and host) */
+  networks?: NetworksPort
 }
 
 /** The user asked for a stop or kill while the attempt was still starting. */
@@ -36,7 +38,8 @@ export async function runAttempt(job: Job, live: LiveAttempt, d: AttemptDeps, co
   await d.previousTeardown(job.id)
   // Every earlier attempt's monitor has exited: the log ends where this one starts.
   d.writer.attemptLog(job.id, live.n, await d.logs.end(job.id))
-  live.container = await d.runtime.create(containerSpec({ containerId, job, image, lowerDirs, logPath: d.logs.pathFor(job.id), layerDir: d.runtime.layerDir?.(job.id) }))
+  const network = await d.networks?.attach(job, containerId)
+  live.container = await d.runtime.create(containerSpec({ containerId, job, image, lowerDirs, logPath: d.logs.pathFor(job.id), layerDir: d.runtime.layerDir?.(job.id), network }))
   if (live.userStop || live.userKill) throw new AttemptCancelled()
   if (s.interactive) {
     // Connected before the start, so the job can never read an early EOF.

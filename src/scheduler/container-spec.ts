@@ -1,5 +1,6 @@
 import type { ImageConfig } from '../images/types.js'
-import { noCommand, type ContainerSpec } from '../runtime/index.js'
+import { SkiffError } from '../lib/errors.js'
+import { noCommand, type ContainerSpec, type NetworkSpec } from '../runtime/index.js'
 import type { RunSpec } from './types.js'
 
 // The one place where an image's config and a job's request meet: docker's
@@ -45,30 +46,41 @@ export interface ContainerSpecInput {
   logPath: string
   /** a writable layer that outlives the container (kept per job); absent: a fresh one */
   layerDir?: string
+  /** the job's network as resolved for this container (networks.ts attach); needed for bridge */
+  network?: NetworkSpec
 }
 
-/** Pure: job request + image config → the runtime's ContainerSpec. */
-export function containerSpec(i: ContainerSpecInput): ContainerSpec {
+/** Pure: the process part alone (what execve will see), e.g. to check a request before it is accepted. */
+export function resolveProcess(i: Pick<ContainerSpecInput, 'job' | 'image'>): ContainerSpec['process'] {
   const s = i.job.spec
   const img = i.image.config
   const hostname = s.hostname ?? defaultHostname(i.job.id)
   const user = s.user ?? (img.User || undefined)
   return {
+    args: resolveArgs(img, s),
+    env: mergeEnv(img.Env, s.env, { hostname }),
+    cwd: s.workdir ?? (img.WorkingDir || '/'),
+    ...(user ? { user } : {}),
+    // interactive: stdin stays open (the request's stdin data is written to it first, by the caller)
+    ...(s.interactive ? { openStdin: true } : s.stdin !== undefined ? { stdin: Buffer.from(s.stdin) } : {}),
+    ...(s.init ? { init: true } : {}),
+  }
+}
+
+/** Pure: job request + image config (+ its resolved network) → the runtime's ContainerSpec. */
+export function containerSpec(i: ContainerSpecInput): ContainerSpec {
+  const s = i.job.spec
+  const hostname = s.hostname ?? defaultHostname(i.job.id)
+  const network = i.network ?? (s.network.mode === 'bridge' ? undefined : { mode: s.network.mode })
+  if (!network) throw new SkiffError('internal', 'INTERNAL', `job ${i.job.id}: its bridge network was not resolved`)
+  return {
     id: i.containerId,
     rootfs: { lowerDirs: i.lowerDirs, ...(i.layerDir ? { layerDir: i.layerDir } : {}), ...(s.readonlyRootfs ? { readonly: true } : {}) },
-    process: {
-      args: resolveArgs(img, s),
-      env: mergeEnv(img.Env, s.env, { hostname }),
-      cwd: s.workdir ?? (img.WorkingDir || '/'),
-      ...(user ? { user } : {}),
-      // interactive: stdin stays open (the request's stdin data is written to it first, by the caller)
-      ...(s.interactive ? { openStdin: true } : s.stdin !== undefined ? { stdin: Buffer.from(s.stdin) } : {}),
-      ...(s.init ? { init: true } : {}),
-    },
+    process: resolveProcess(i),
     hostname,
     ...(s.name && s.name.toLowerCase() !== hostname ? { aliases: [s.name] } : {}),
     limits: s.limits,
-    network: { mode: s.network.mode },
+    network,
     ...(s.capAdd?.length ? { capAdd: s.capAdd } : {}),
     ...(s.capDrop?.length ? { capDrop: s.capDrop } : {}),
     mounts: [],

@@ -8,7 +8,7 @@ import { Dispatcher } from './dispatcher.js'
 import { JobRepo } from './job-repo.js'
 import { checkPrivileges, type PrivilegePolicy } from './privileges.js'
 import { isFinal } from './job-state.js'
-import type { ContainerLike, ImagesPort, LogsPort, RuntimePort, StdinLike } from './ports.js'
+import type { ContainerLike, ImagesPort, LogsPort, NetworksPort, RuntimePort, StdinLike } from './ports.js'
 import { bootAction } from './reconcile.js'
 import type { Backoff, RestartPolicy } from './restart-policy.js'
 import { StateWriter } from './state-writer.js'
@@ -28,6 +28,8 @@ export interface JobServiceDeps {
   random?: () => number
   /** what jobs may ask for beyond the defaults (absent: nothing) */
   privileges?: PrivilegePolicy
+  /** networks.ts: bridge networks, published ports (absent: only none and host work) */
+  networks?: NetworksPort
 }
 
 /** What the HTTP layer (and schedules) need from the scheduler: the façade's
@@ -80,7 +82,7 @@ export class JobService implements Scheduler {
     this.#d = deps
     this.#writer = new StateWriter(deps.repo, deps.events, deps.clock)
     this.#sup = new Supervisor({
-      writer: this.#writer, images: deps.images, runtime: deps.runtime, logs: deps.logs, clock: deps.clock, log: deps.log, random: deps.random,
+      writer: this.#writer, images: deps.images, runtime: deps.runtime, logs: deps.logs, clock: deps.clock, log: deps.log, random: deps.random, networks: deps.networks,
       kick: () => this.#dispatcher.kick(),
     })
     this.#dispatcher = new Dispatcher({ repo: deps.repo, clock: deps.clock, limits: deps.limits, active: () => this.#sup.active(), run: (job) => this.#sup.run(job) })

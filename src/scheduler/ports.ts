@@ -1,5 +1,6 @@
 import type { ImageRecord } from '../images/types.js'
-import type { ContainerSpec } from '../runtime/index.js'
+import type { Job } from './types.js'
+import type { BridgeNetwork, ContainerSpec, HostEntry, NetworkSpec } from '../runtime/index.js'
 
 /** What the scheduler needs from the other layers. daemon.ts passes the real
  *  services (which satisfy these structurally); unit tests pass fakes. */
@@ -68,6 +69,8 @@ export interface RuntimePort {
   /** The job's writable layer, kept across its attempts (absent: a fresh one per container). */
   layerDir?(jobId: string): string
   removeLayer?(jobId: string): Promise<void>
+  updateHosts?(id: string, peers: HostEntry[]): Promise<void>
+  removeNetwork?(n: BridgeNetwork): Promise<void>
 }
 
 export interface LogsPort {
@@ -77,4 +80,9 @@ export interface LogsPort {
   end(jobId: string): Promise<number>
   /** Last `bytes` of combined output (for ?wait=true responses). */
   tailText?(jobId: string, bytes: number): Promise<string>
+}
+
+/** The network side a job's start needs (networks.ts): its network for this container. */
+export interface NetworksPort {
+  attach(job: Job, containerId: string): Promise<NetworkSpec>
 }

@@ -7,7 +7,7 @@ import { HealthMonitor } from './health-monitor.js'
 import { containerIdFor, type AttemptPatch, type JobPatch } from './job-repo.js'
 import { finalStateFor, isFinal, type JobState } from './job-state.js'
 import type { LiveAttempt } from './live.js'
-import type { ContainerLike, ExitStatusLike, ImagesPort, LogsPort, RuntimePort } from './ports.js'
+import type { ContainerLike, ExitStatusLike, ImagesPort, LogsPort, RuntimePort, NetworksPort } from './ports.js'
 import { decideRestart, DEFAULT_BACKOFF, type AttemptEnding, type RestartPolicy } from './restart-policy.js'
 import type { StateWriter } from './state-writer.js'
 import type { Job, RunSpec } from './types.js'
@@ -23,6 +23,8 @@ export interface SupervisorDeps {
   kick(): void
   /** [0, 1): jitter for backoff delays */
   random?: () => number
+  /** bridge networks and published ports (networks.ts) */
+  networks?: NetworksPort
 }
 
 /** docker: 10 s between the stop signal and SIGKILL. */

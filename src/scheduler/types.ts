@@ -1,6 +1,7 @@
 import type { AttemptState, JobState } from './job-state.js'
 import type { HealthConfig, HealthState } from './health.js'
 import type { Backoff, RestartPolicy } from './restart-policy.js'
+import type { PortRequest } from './publish.js'
 
 /** A validated run request, already in skiff units (bytes, ms). The HTTP layer
  *  turns user-shaped input ("256m", "30s", cmd as a string) into this. */
@@ -21,7 +22,10 @@ export interface RunSpec {
   /** a small init as PID 1 that forwards signals and reaps zombies (docker run --init) */
   init?: boolean
   limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
-  network: { mode: 'none' | 'host' }
+  /** none: only lo; host: the host's network; bridge: a skiff network (`default` unless named) */
+  network: { mode: 'none' | 'host' | 'bridge'; name?: string; aliases?: string[] }
+  /** published ports (bridge only), parsed from docker's -p syntax */
+  ports?: PortRequest[]
   readonlyRootfs?: boolean
   /** Capabilities added to / dropped from the default set (normalized: CAP_NET_RAW, or ALL). */
   capAdd?: string[]

@@ -17,6 +17,9 @@ export default defineCommand({
     'insecure-registry': { type: 'multi', value: 'HOST[:PORT]', help: 'registry to reach over plain http (SKIFF_INSECURE_REGISTRIES, comma-separated)' },
     'allow-cap': { type: 'multi', value: 'CAP', help: 'a capability jobs may add beyond the default set, e.g. NET_RAW (SKIFF_ALLOWED_CAPABILITIES, comma-separated)' },
     platform: { type: 'string', value: 'OS/ARCH', help: 'platform of pulled images (SKIFF_PLATFORM, default linux/amd64)' },
+    'default-subnet': { type: 'string', value: 'CIDR', help: 'subnet of the "default" bridge network (SKIFF_DEFAULT_SUBNET, default 10.77.0.0/16)' },
+    'default-bridge': { type: 'string', value: 'NAME', help: 'host bridge of the "default" network (SKIFF_DEFAULT_BRIDGE, default skiff0)' },
+    'network-pool': { type: 'string', value: 'CIDR', help: 'where new networks get a /24 when none is given (SKIFF_NETWORK_POOL, default 10.78.0.0/16)' },
     'log-level': { type: 'string', value: 'LEVEL', help: 'trace, debug, info (default), warn, error, fatal, silent (SKIFF_LOG_LEVEL)' },
   },
   args: { max: 0 },
@@ -34,6 +37,9 @@ export default defineCommand({
       allowedCapabilities: f['allow-cap'] as string[] | undefined,
       platform: f.platform as string | undefined,
       logLevel: f['log-level'] as ConfigInput['logLevel'],
+      defaultSubnet: f['default-subnet'] as string | undefined,
+      defaultBridge: f['default-bridge'] as string | undefined,
+      networkPool: f['network-pool'] as string | undefined,
     }
     const config = loadConfig(flags)
     const { startDaemon } = await import('../../daemon.js')

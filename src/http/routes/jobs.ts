@@ -7,7 +7,7 @@ import { invalidArgument, SkiffError } from '../../lib/errors.js'
 import { parseSignal } from '../../lib/signals.js'
 import { parseDuration } from '../../lib/units.js'
 import { execSizeProblem, probeHostFacts } from '../../runtime/index.js'
-import { isFinal, notRunning } from '../../scheduler/index.js'
+import { isFinal, notRunning, type Job } from '../../scheduler/index.js'
 import type { ApiDeps } from '../deps.js'
 import { boolString, jsonBody, query } from '../schemas/common.js'
 import { ExecSchema, KillSchema, ListJobsQuery, toAttemptView, toJobView } from '../schemas/job.js'
@@ -37,13 +37,14 @@ const execView = (r: { exitCode: number | null; signal?: string | null; timedOut
 })
 
 export function jobsRoutes(d: ApiDeps) {
+  const view = (j: Job) => toJobView(j, d.networks?.ofJob(j))
   // Host facts are read once; the checks that use them are pure (runtime/host-limits.ts).
   let host = d.host
   const hostFacts = () => (host ??= probeHostFacts())
   const withOutput = async (id: string) => {
     const job = d.jobs.mustGet(id)
     const out = await d.logs.output(job.id, OUTPUT_CAP)
-    return { ...toJobView(job), ...out }
+    return { ...view(job), ...out }
   }
 
   return new Hono()
@@ -53,10 +54,12 @@ export function jobsRoutes(d: ApiDeps) {
       const timeoutMs = waitTimeout(q.timeout)
       const spec = toRunSpec(await jsonBody(c, RunRequestSchema))
       checkRunnable(spec, hostFacts(), d.images.resolve(spec.image))
+      if (spec.network.mode === 'bridge' && !d.networks) throw new SkiffError('unavailable', 'NETWORKS_UNAVAILABLE', 'network: this daemon has no bridge networking', { field: 'network' })
+      d.networks?.check(spec)
       const job = d.jobs.submit(spec)
-      if (!q.wait) return c.json(toJobView(job), 201, { Location: `/jobs/${job.id}` })
+      if (!q.wait) return c.json(view(job), 201, { Location: `/jobs/${job.id}` })
       const done = await d.jobs.wait(job.id, { timeoutMs, signal: c.req.raw.signal })
-      if (!isFinal(done.state)) return c.json(toJobView(done), 202, { Location: `/jobs/${job.id}` })
+      if (!isFinal(done.state)) return c.json(view(done), 202, { Location: `/jobs/${job.id}` })
       return c.json(await withOutput(job.id), 200)
     })
     .get('/jobs', (c) => {
@@ -68,26 +71,26 @@ export function jobsRoutes(d: ApiDeps) {
         labels[l.slice(0, i)] = l.slice(i + 1)
       }
       const page = d.jobs.list({ state: q.state, name: q.name, labels, before: q.before, limit: q.limit })
-      return c.json({ items: page.items.map(toJobView), next: page.next })
+      return c.json({ items: page.items.map(view), next: page.next })
     })
     .post('/jobs/prune', async (c) => {
       const removed = await d.jobs.prune()
       return c.json({ removed })
     })
-    .get('/jobs/:id', (c) => c.json(toJobView(d.jobs.mustGet(c.req.param('id')))))
+    .get('/jobs/:id', (c) => c.json(view(d.jobs.mustGet(c.req.param('id')))))
     .get('/jobs/:id/attempts', (c) => c.json({ items: d.jobs.attempts(c.req.param('id')).map(toAttemptView) }))
     // docker stop / start / restart / update
     .post('/jobs/:id/stop', async (c) => {
       const b = await jsonBody(c, StopSchema, { optional: true })
-      return c.json(toJobView(await d.jobs.stop(c.req.param('id'), { timeoutMs: stopTimeout(b) })))
+      return c.json(view(await d.jobs.stop(c.req.param('id'), { timeoutMs: stopTimeout(b) })))
     })
     .post('/jobs/:id/start', async (c) => {
       await jsonBody(c, z.object({}).strict(), { optional: true })
-      return c.json(toJobView(d.jobs.start(c.req.param('id'))), 202)
+      return c.json(view(d.jobs.start(c.req.param('id'))), 202)
     })
     .post('/jobs/:id/restart', async (c) => {
       const b = await jsonBody(c, StopSchema, { optional: true })
-      return c.json(toJobView(await d.jobs.restart(c.req.param('id'), { timeoutMs: stopTimeout(b) })), 202)
+      return c.json(view(await d.jobs.restart(c.req.param('id'), { timeoutMs: stopTimeout(b) })), 202)
     })
     .patch('/jobs/:id', async (c) => {
       const b = await jsonBody(c, UpdateJobSchema)
@@ -95,7 +98,7 @@ export function jobsRoutes(d: ApiDeps) {
         ...(b.restart !== undefined ? { restart: parseRestartPolicy(b.restart, 'restart') } : {}),
         ...(b.backoff ? { backoff: toBackoff(b.backoff) } : {}),
       })
-      return c.json(toJobView(job))
+      return c.json(view(job))
     })
     .get('/jobs/:id/events', (c) => {
       const ev = d.jobs.events(c.req.param('id'))
@@ -105,13 +108,13 @@ export function jobsRoutes(d: ApiDeps) {
       const body = await jsonBody(c, KillSchema, { optional: true })
       const signal = body.signal === undefined ? undefined : parseSignal(body.signal)
       const job = await d.jobs.kill(c.req.param('id'), signal?.name as NodeJS.Signals | undefined)
-      return c.json(toJobView(job), 202)
+      return c.json(view(job), 202)
     })
     .post('/jobs/:id/wait', async (c) => {
       const q = query(c, z.object({ timeout: z.string().optional() }).strict())
       const timeoutMs = waitTimeout(q.timeout)
       const job = await d.jobs.wait(c.req.param('id'), { timeoutMs, signal: c.req.raw.signal })
-      if (!isFinal(job.state)) return c.json(toJobView(job), 202)
+      if (!isFinal(job.state)) return c.json(view(job), 202)
       return c.json(await withOutput(job.id))
     })
     // Buffered JSON by default; with Accept: application/x-ndjson the output streams

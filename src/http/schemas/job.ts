@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { ATTEMPT_STATES, formatRestartPolicy, JOB_STATES } from '../../scheduler/index.js'
-import type { Attempt, Job } from '../../scheduler/index.js'
+import type { Attempt, Job, JobNetworkView } from '../../scheduler/index.js'
+import { JobNetworkSchema } from './network.js'
 
 export const UsageSchema = z.object({ wallMs: z.number(), cpuUserMs: z.number(), cpuSysMs: z.number(), memoryPeakBytes: z.number() })
 
@@ -52,6 +53,7 @@ export const JobViewSchema = z.object({
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
   interactive: z.boolean().describe('stdin stays open for /jobs/:id/attach and POST /jobs/:id/stdin'),
+  network: JobNetworkSchema,
   restart: z.string().describe('restart policy: no | on-failure[:N] | always | unless-stopped'),
   restartCount: z.number().describe('attempts started after the first'),
   attempt: z.number().describe('the current (or last) attempt; exitCode, signal, usage… are those of the last attempt that ended'),
@@ -68,7 +70,8 @@ export const RunResultSchema = JobViewSchema.extend({
   truncated: z.boolean(),
 })
 
-export function toJobView(j: Job): JobView {
+/** `net`: the job's address and published ports (networks service); without it, just the mode. */
+export function toJobView(j: Job, net?: JobNetworkView): JobView {
   return {
     id: j.id,
     name: j.name,
@@ -94,6 +97,7 @@ export function toJobView(j: Job): JobView {
     nextAttemptAt: j.nextAttemptAt?.toISOString() ?? null,
     stoppedByUser: j.stoppedByUser,
     health: j.health && { status: j.health.status, failingStreak: j.health.failingStreak, log: j.health.log },
+    network: net ?? { mode: j.spec.network.mode, ...(j.spec.network.name ? { name: j.spec.network.name } : {}), ports: [] },
     links: {
       self: `/jobs/${j.id}`, logs: `/jobs/${j.id}/logs`, ws: `/jobs/${j.id}/logs/ws`, attempts: `/jobs/${j.id}/attempts`,
       ...(j.spec.interactive ? { attach: `/jobs/${j.id}/attach`, stdin: `/jobs/${j.id}/stdin` } : {}),

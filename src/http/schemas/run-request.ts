@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { SkiffError } from '../../lib/errors.js'
 import { parseBytes, parseDuration } from '../../lib/units.js'
-import { containerSpec, mergeEnv, type RunSpec } from '../../scheduler/index.js'
+import { mergeEnv, parsePorts, resolveProcess, type RunSpec } from '../../scheduler/index.js'
 import { parseReference, type ImageRecord } from '../../images/index.js'
 import { execSizeProblem, limitsProblem, normalizeCap, type HostFacts } from '../../runtime/index.js'
 import { serviceFields, toServiceSpec } from './service.js'
@@ -38,7 +38,19 @@ export const RunRequestSchema = z
     interactive: z.boolean().optional().describe('keep stdin open for writers: WebSocket /jobs/:id/attach and POST /jobs/:id/stdin (docker run -i)'),
     init: z.boolean().optional().describe('run the command under a small init (tini) as PID 1, which forwards signals and reaps zombies (docker run --init); without it a signal the command does not handle does nothing to PID 1'),
     limits: LimitsSchema.optional(),
-    network: z.object({ mode: z.enum(['none', 'host']) }).strict().optional(),
+    network: z
+      .object({
+        mode: z.enum(['none', 'host', 'bridge']).optional().describe('none (default without ports): only lo; host: the host\'s network; bridge: a skiff network (default when a name or ports are given)'),
+        name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be a network name').optional().describe('a network from /networks (bridge; default "default")'),
+        aliases: z.array(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/, 'must be a host name')).max(16).optional().describe('more names the job answers to on its network'),
+      })
+      .strict()
+      .optional(),
+    ports: z
+      .array(z.string().min(1).max(64))
+      .max(256)
+      .optional()
+      .describe('published ports, docker -p syntax: [hostIp:][hostPort:]containerPort[/tcp|udp] (ranges a-b too); host address 127.0.0.1 unless given (0.0.0.0: every interface); no hostPort: a free one'),
     readonlyRootfs: z.boolean().optional(),
     capAdd: capList.optional().describe('capabilities added to the default set (Podman\'s: no NET_RAW, MKNOD, AUDIT_WRITE); one beyond the default needs the daemon\'s allowedCapabilities, else 403 CAPABILITY_NOT_ALLOWED'),
     capDrop: capList.optional().describe('capabilities removed from the default set; ALL drops every one'),
@@ -84,12 +96,29 @@ export function toRunSpec(r: RunRequest): RunSpec {
     ...(r.interactive ? { interactive: true } : {}),
     ...(r.init ? { init: true } : {}),
     limits,
-    network: { mode: r.network?.mode ?? 'none' },
+    ...network(r),
     ...(r.readonlyRootfs ? { readonlyRootfs: true } : {}),
     ...(r.capAdd?.length ? { capAdd: [...new Set(r.capAdd.map((c) => normalizeCap(c)!))] } : {}),
     ...(r.capDrop?.length ? { capDrop: [...new Set(r.capDrop.map((c) => normalizeCap(c)!))] } : {}),
     pull: r.pull ?? 'missing',
     ...toServiceSpec(r),
+  }
+}
+
+/** network + ports: bridge when a network name or ports are given (a `-p` should just work). */
+function network(r: RunRequest): Pick<RunSpec, 'network' | 'ports'> {
+  const n = r.network ?? {}
+  const mode = n.mode ?? (n.name !== undefined || r.ports?.length ? 'bridge' : 'none')
+  if (mode !== 'bridge') {
+    if (n.name !== undefined) throw new SkiffError('invalid_argument', 'INVALID_ARGUMENT', `network.name: only a bridge network has a name (mode is ${mode})`, { field: 'network.name' })
+    if (n.aliases?.length) throw new SkiffError('invalid_argument', 'INVALID_ARGUMENT', `network.aliases: only for a bridge network (mode is ${mode})`, { field: 'network.aliases' })
+    if (r.ports?.length) throw new SkiffError('invalid_argument', 'INVALID_ARGUMENT', `ports: publishing needs a bridge network (mode is ${mode}${mode === 'host' ? ': the job already listens on the host' : ''})`, { field: 'ports' })
+    return { network: { mode } }
+  }
+  const ports = parsePorts(r.ports ?? [])
+  return {
+    network: { mode, ...(n.name !== undefined ? { name: n.name } : {}), ...(n.aliases?.length ? { aliases: n.aliases } : {}) },
+    ...(ports.length ? { ports } : {}),
   }
 }
 
@@ -99,7 +128,7 @@ export function toRunSpec(r: RunRequest): RunSpec {
 function execShape(spec: RunSpec, image: ImageRecord | undefined): { argv: string[]; env: string[] } {
   const id = '0'.repeat(26)
   if (image) {
-    const p = containerSpec({ containerId: id, job: { id, spec }, image, lowerDirs: [], logPath: '' }).process
+    const p = resolveProcess({ job: { id, spec }, image })
     return { argv: p.args, env: p.env }
   }
   return { argv: [...(spec.entrypoint ?? []), ...(spec.cmd ?? [])], env: mergeEnv(undefined, spec.env, { hostname: spec.hostname ?? id.slice(-12) }) }
