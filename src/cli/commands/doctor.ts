@@ -1,18 +1,20 @@
 import { defineCommand } from '../command.js'
 
 export default defineCommand({
-  usage: '[--json] [--data-dir DIR]',
+  usage: '[--json] [--data-dir DIR] [--store]',
   local: true,
   flags: {
     json: { type: 'boolean', help: 'print the findings as JSON' },
     'data-dir': { type: 'string', value: 'DIR', help: 'also check this data dir\'s file modes (SKIFF_DATA_DIR, default /var/lib/skiff)' },
+    store: { type: 'boolean', help: 'only the consistency of the data dir with its database, as after a crash: orphaned mounts, cgroups, monitors, container dirs, half-written blobs and snapshots, jobs running with no monitor, integrity_check' },
   },
   args: { max: 0 },
   async run({ flags: f }) {
     const { runDoctor } = await import('../../runtime/index.js')
     const { dataDirFindings } = await import('../../data-dir.js')
     const dir = (f['data-dir'] as string | undefined) ?? process.env.SKIFF_DATA_DIR ?? '/var/lib/skiff'
-    const findings = [...(await runDoctor()), ...dataDirFindings(dir)]
+    const { storeFindings } = await import('../../store-check.js')
+    const findings = f.store ? storeFindings(dir) : [...(await runDoctor()), ...dataDirFindings(dir)]
     if (f.json) process.stdout.write(JSON.stringify(findings, null, 2) + '\n')
     else {
       for (const x of findings) {
