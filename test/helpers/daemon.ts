@@ -52,7 +52,7 @@ export async function startDaemon(opts: { maxConcurrent?: number; runtime?: stri
     child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...(opts.bundle ? { SKIFF_FROM_SOURCE: '' } : {}), ...opts.env }, cwd: PACKAGE_ROOT })
     const t0 = Date.now()
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}`)
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`daemon exited with ${child.exitCode ?? child.signalCode}`)
       if (existsSync(socket)) {
         try {
           const r = await request('http://localhost/healthz', { dispatcher: agent })
