@@ -32,6 +32,18 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'wait', group: 'Jobs', summary: 'wait for jobs to end and print their exit codes', load: () => import('./wait.js') },
   { name: 'rm', group: 'Jobs', summary: 'remove finished jobs and their logs', load: () => import('./rm.js') },
   { name: 'prune', group: 'Jobs', summary: 'remove all finished jobs', load: () => import('./prune.js') },
+  {
+    name: 'cron', group: 'Jobs', summary: 'run jobs on a cron schedule (add, ls, inspect, rm, suspend, resume, trigger)',
+    sub: [
+      { name: 'add', aliases: ['create'], summary: 'create a schedule: NAME SCHEDULE IMAGE [CMD…]', load: () => import('./cron-add.js') },
+      { name: 'ls', aliases: ['list'], summary: 'list schedules with their next run', load: () => import('./cron-ls.js') },
+      { name: 'inspect', summary: 'show schedules as JSON: next runs, recent runs, misses', load: () => import('./cron-inspect.js') },
+      { name: 'rm', summary: 'delete schedules (and their runs)', load: () => import('./cron-rm.js') },
+      { name: 'suspend', summary: 'stop a schedule from firing', load: () => import('./cron-suspend.js') },
+      { name: 'resume', summary: 'let a suspended schedule fire again (from now)', load: () => import('./cron-resume.js') },
+      { name: 'trigger', summary: 'start a run now (recorded as manual)', load: () => import('./cron-trigger.js') },
+    ],
+  },
 
   { name: 'pull', group: 'Images', summary: 'pull an image, with per-layer progress', load: () => import('./pull.js') },
   { name: 'images', group: 'Images', summary: 'list images', load: () => import('./images.js') },

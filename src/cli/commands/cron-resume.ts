@@ -1,0 +1,3 @@
+import { setSuspended } from './cron-suspend.js'
+
+export default setSuspended(false)
