@@ -60,7 +60,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
     privileges: { allowedCapabilities: config.allowedCapabilities },
   })
   const schedules = new ScheduleService({
-    repo: new ScheduleRepo(db), jobs: schedulerPort(jobs, realClock), clock: realClock, log, events,
+    repo: new ScheduleRepo(db), jobs: schedulerPort(jobs), clock: realClock, log, events,
     crash: crashHook(process.env.SKIFF_TEST_CRASH_AT, log),
   })
   const metrics = new Metrics({ jobsByState: () => repo.countByState(), queueDepth: () => jobs.queueDepth, running: () => jobs.runningCount })

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import { ulid } from 'ulid'
-import type { Clock } from '../lib/clock.js'
-import { isFinal } from './job-state.js'
+import type { Scheduler } from './jobs.js'
 import type { Schedule, SchedulerPort, TickTrigger } from './schedule-types.js'
 import type { Job, RunSpec } from './types.js'
 
@@ -44,31 +43,14 @@ export function runsToPrune(finished: readonly { id: string; state: string; exit
   return out
 }
 
-/** The job service as schedules see it. JobService has no stop(id, {timeoutMs})
- *  yet (issue #9 brings it; its stop() today is the daemon's shutdown): until
- *  daemon.ts passes one, stopping is SIGTERM, then SIGKILL after the timeout,
- *  on the injected clock. */
-export function schedulerPort(jobs: {
-  submit(spec: RunSpec, opts: { id?: string; also?: (job: Job) => void }): Job
-  get(id: string): Job | undefined
-  kill(id: string, signal?: NodeJS.Signals): Promise<unknown>
-  wait(id: string, opts?: { timeoutMs?: number }): Promise<Job>
-  remove(id: string, opts?: { force?: boolean }): Promise<void>
-}, clock: Clock, opts: { stop?: SchedulerPort['stop'] } = {}): SchedulerPort {
+/** The job service as schedules see it: JobService's own submit/get/stop/remove
+ *  (stop = docker stop: the job's stop signal, SIGKILL after the timeout, state
+ *  `stopped`). */
+export function schedulerPort(jobs: Pick<Scheduler, 'submit' | 'get' | 'stop' | 'remove'>): SchedulerPort {
   return {
     submit: (spec, o) => jobs.submit(spec, o),
     get: (id) => jobs.get(id),
+    stop: (id, o) => jobs.stop(id, o),
     remove: (id, o) => jobs.remove(id, o),
-    stop: opts.stop ?? (async (id, { timeoutMs }) => {
-      const j = jobs.get(id)
-      if (!j || isFinal(j.state)) return
-      await jobs.kill(id, 'SIGTERM').catch(() => {})
-      const t = clock.setTimeout(() => {
-        const cur = jobs.get(id)
-        if (cur && !isFinal(cur.state)) void jobs.kill(id, 'SIGKILL').catch(() => {})
-      }, timeoutMs)
-      await jobs.wait(id)
-      t.cancel()
-    }),
   }
 }

@@ -1,10 +1,11 @@
+import { FINAL_STATES } from '../../../src/scheduler/index.js'
 import type { TestDaemon } from '../../helpers/daemon.js'
 
 export interface RunView { id: string; name: string | null; state: string; trigger: string; scheduled_time: string; exit_code: number | null; started_at: string | null; finished_at: string | null }
 export interface MissView { scheduled_time: string; outcome: string; reason: string | null }
 export interface ScheduleView { name: string; last_tick: string; active: string[]; runs: RunView[]; misses: MissView[]; next: string[] }
 
-export const FINAL = new Set(['exited', 'failed', 'killed', 'oom', 'timed_out'])
+export const FINAL: ReadonlySet<string> = FINAL_STATES
 
 export async function view(d: TestDaemon, name: string): Promise<ScheduleView> {
   const r = await d.api('GET', `/schedules/${name}?runs=1000&misses=1000`)

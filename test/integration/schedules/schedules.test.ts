@@ -49,13 +49,13 @@ describe('schedules on a real daemon', () => {
     await d.api('DELETE', '/schedules/forbid?force=true')
   })
 
-  it('replace stops the old run (SIGTERM) when the next tick comes', async () => {
+  it('replace stops the old run (its stop signal, SIGTERM) when the next tick comes', async () => {
     const d = daemon()
     const job = { image: 'busybox', cmd: ['sh', '-c', 'trap "exit 7" TERM; sleep 60 & wait'] }
     expect((await d.api('POST', '/schedules', { name: 'replace', cron: '*/2 * * * * *', concurrency: 'replace', history: { success: 100, failed: 100 }, job })).status).toBe(201)
-    const v = await until('a replaced run', () => view(d, 'replace'), (x) => x.runs.some((r) => r.state === 'killed'), 90_000)
+    const v = await until('a replaced run', () => view(d, 'replace'), (x) => x.runs.some((r) => r.state === 'stopped'), 90_000)
     await d.api('PATCH', '/schedules/replace', { suspend: true })
-    const killed = v.runs.find((r) => r.state === 'killed')!
+    const killed = v.runs.find((r) => r.state === 'stopped')!
     expect(killed.exit_code).toBe(7) // its TERM trap ran: SIGTERM came first, no SIGKILL was needed
     const newer = v.runs.filter((r) => r.scheduled_time > killed.scheduled_time)
     expect(newer.length).toBeGreaterThanOrEqual(1)

@@ -37,7 +37,7 @@ beforeAll(async () => {
     clock, log: silentLogger, events, limits: { maxConcurrent: 4, maxMemory: 0, maxQueued: 100 },
   })
   await jobs.boot()
-  sched = new ScheduleService({ repo: new ScheduleRepo(o.db), jobs: schedulerPort(jobs, clock), clock, log: silentLogger, events })
+  sched = new ScheduleService({ repo: new ScheduleRepo(o.db), jobs: schedulerPort(jobs), clock, log: silentLogger, events })
   sched.start()
   const metrics = new Metrics({ jobsByState: () => repo.countByState(), queueDepth: () => 0, running: () => 0 })
   const app = createApp({

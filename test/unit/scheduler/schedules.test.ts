@@ -7,6 +7,7 @@ import { EventBus } from '../../../src/events.js'
 import { silentLogger } from '../../../src/lib/log.js'
 import { JobRepo } from '../../../src/scheduler/job-repo.js'
 import { JobService } from '../../../src/scheduler/jobs.js'
+import { isFinal } from '../../../src/scheduler/job-state.js'
 import { ScheduleRepo } from '../../../src/scheduler/schedule-repo.js'
 import { schedulerPort, tickJobId } from '../../../src/scheduler/schedule-runs.js'
 import type { CrashPoint, ScheduleInput } from '../../../src/scheduler/schedule-types.js'
@@ -68,7 +69,7 @@ describe('ScheduleService', () => {
     await jobs.boot()
     const repo = new ScheduleRepo(db.db)
     const w = { clock, jobs, repo, rt, removedLogs } as World
-    w.sched = new ScheduleService({ repo, jobs: schedulerPort(jobs, clock), clock, log: silentLogger, events, crash: opts.crash && ((p) => opts.crash!(p, w)), stopTimeoutMs: 5000, maxTimerMs: opts.maxTimerMs })
+    w.sched = new ScheduleService({ repo, jobs: schedulerPort(jobs), clock, log: silentLogger, events, crash: opts.crash && ((p) => opts.crash!(p, w)), stopTimeoutMs: 5000, maxTimerMs: opts.maxTimerMs })
     w.sched.start()
     live.push(w)
     return w
@@ -84,7 +85,7 @@ describe('ScheduleService', () => {
   const runs = (w: World, name = 'nightly') => w.sched.view(name, { runs: 1000 }).runs.map((r) => ({ tick: tick(r.scheduledTime), trigger: r.trigger, id: r.job.id })).reverse()
   const misses = (w: World, name = 'nightly') => w.sched.view(name, { misses: 1000 }).misses.map((m) => `${tick(m.scheduledTime)} ${m.outcome} ${m.reason}`).reverse()
   const settle = async (w: World) => {
-    for (let k = 0; k < 50 && w.jobs.list({ limit: 1000 }).items.some((j) => !['exited', 'failed', 'killed'].includes(j.state)); k++) await new Promise((r) => setTimeout(r, 5))
+    for (let k = 0; k < 50 && w.jobs.list({ limit: 1000 }).items.some((j) => !isFinal(j.state)); k++) await new Promise((r) => setTimeout(r, 5))
   }
 
   it('an every-second schedule over 5 s: 5 runs, one per tick, each with its scheduled time in env and labels', async () => {
@@ -197,7 +198,7 @@ describe('ScheduleService', () => {
     expect(w.rt.maxRunning).toBe(1)
   })
 
-  it('replace stops the old run (SIGTERM) and starts the new one; allow runs both', async () => {
+  it('replace stops the old run (docker stop: SIGTERM) and starts the new one; allow runs both', async () => {
     const w = await world()
     create(w, { concurrency: 'replace', job: job({ cmd: ['sleep'] }) })
     create(w, { name: 'both', concurrency: 'allow', job: job({ cmd: ['sleep'] }) })
@@ -206,7 +207,7 @@ describe('ScheduleService', () => {
     w.clock.advanceTo(at(2))
     const [first, second] = runs(w)
     const old = await w.jobs.wait(first!.id)
-    expect(old).toMatchObject({ state: 'killed', signal: 'SIGTERM' })
+    expect(old).toMatchObject({ state: 'stopped', signal: 'SIGTERM' })
     await new Promise((r) => setTimeout(r, 10))
     expect(w.jobs.get(second!.id)!.state).toBe('running')
     expect(w.sched.view('both').active).toHaveLength(2)
