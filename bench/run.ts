@@ -12,6 +12,7 @@ const parts: [string, string, string][] = [
   ['logs', './logs.js', 'benchLogs'],
   ['restart', './restart.js', 'benchRestart'],
   ['cli', './cli.js', 'benchCli'],
+  ['cron', './cron.js', 'benchCron'],
 ]
 
 /** Between parts: flush what the previous part wrote and let its background work
