@@ -76,35 +76,36 @@ describe('schedules on a real daemon', () => {
   it('daemon down for 3 ticks: once + covering deadline → one catch-up; short deadline → none, 3 misses; all + max_catch_up 2 after 5 → 2 runs, 3 misses', async () => {
     const d = daemon()
     await roomInMinute(25_000)
-    const s0 = Math.ceil(Date.now() / 1000) * 1000 + 4000
-    // 3 s apart: the kill -9 lands between the first (live) tick and the second even on a slow machine
-    const four = [0, 3, 6, 9].map((k) => s0 + k * 1000) // the first fires live, 3 while the daemon is down
-    const six = [0, 3, 6, 9, 12, 15].map((k) => s0 + k * 1000) // the first live, 5 while down
+    // Ticks at chosen instants, all while the daemon is down: it is killed right
+    // after the schedules are made, before the first, and restarted after the last.
+    const s0 = Math.ceil(Date.now() / 1000) * 1000 + 6000
+    const three = [0, 2, 4].map((k) => s0 + k * 1000)
+    const five = [0, 2, 4, 6, 8].map((k) => s0 + k * 1000)
     const job = { image: 'busybox', cmd: ['echo', 'caught up'] }
     for (const [name, cron, extra] of [
-      ['once-covering', cronAt(four), { catch_up: 'once', starting_deadline: '10m' }],
-      ['once-short', cronAt(four), { catch_up: 'once', starting_deadline: '1s' }],
-      ['all-2', cronAt(six), { catch_up: 'all', max_catch_up: 2 }],
-    ] as const) expect((await d.api('POST', '/schedules', { name, cron, job, ...extra })).status).toBe(201)
-    for (const name of ['once-covering', 'once-short', 'all-2']) await until(`${name}: its live tick`, () => view(d, name), (v) => v.runs.length === 1, 30_000)
+      ['once-covering', cronAt(three), { catch_up: 'once', starting_deadline: '10m' }],
+      ['once-short', cronAt(three), { catch_up: 'once', starting_deadline: '1s' }],
+      ['all-2', cronAt(five), { catch_up: 'all', max_catch_up: 2 }],
+    ] as const) expect((await d.api('POST', '/schedules', { name, cron, job, history: { success: 10 }, ...extra })).status).toBe(201)
     await d.kill9()
-    // Down until well after the last tick (+2 s: past the short deadline even on a fast restart).
-    while (Date.now() < six[5]! + 2000) await new Promise((r) => setTimeout(r, 100))
+    expect(Date.now(), 'the daemon must be down before the first tick').toBeLessThan(s0)
+    // Down until after the last tick (+2 s: past the short deadline however fast the restart).
+    while (Date.now() < five[4]! + 2000) await new Promise((r) => setTimeout(r, 100))
     await d.restart()
-    const get = async (name: string) => until(`${name}: runs ended`, () => view(d, name), (v) => Date.parse(v.last_tick) >= (name === 'all-2' ? six[5]! : four[3]!) && v.runs.every((r) => FINAL.has(r.state)))
+    const get = async (name: string) => until(`${name}: runs ended`, () => view(d, name), (v) => Date.parse(v.last_tick) >= (name === 'all-2' ? five[4]! : three[2]!) && v.runs.every((r) => FINAL.has(r.state)))
     const iso = (t: number) => new Date(t).toISOString()
 
     const covering = await get('once-covering')
-    expect(covering.runs.map((r) => [r.scheduled_time, r.trigger]).reverse()).toEqual([[iso(four[0]!), 'schedule'], [iso(four[3]!), 'catch-up']])
-    expect(covering.misses.map((m) => m.scheduled_time).reverse()).toEqual([iso(four[1]!), iso(four[2]!)])
+    expect(covering.runs.map((r) => [r.scheduled_time, r.trigger, r.state])).toEqual([[iso(three[2]!), 'catch-up', 'exited']])
+    expect(covering.misses.map((m) => [m.scheduled_time, m.reason]).reverse()).toEqual([[iso(three[0]!), 'catch-up'], [iso(three[1]!), 'catch-up']])
 
     const short = await get('once-short')
-    expect(short.runs.map((r) => r.trigger)).toEqual(['schedule'])
-    expect(short.misses.map((m) => [m.scheduled_time, m.reason]).reverse()).toEqual(four.slice(1).map((t) => [iso(t), 'deadline']))
+    expect(short.runs).toEqual([])
+    expect(short.misses.map((m) => [m.scheduled_time, m.reason]).reverse()).toEqual(three.map((t) => [iso(t), 'deadline']))
 
     const all = await get('all-2')
-    expect(all.runs.map((r) => [r.scheduled_time, r.trigger]).reverse()).toEqual([[iso(six[0]!), 'schedule'], [iso(six[1]!), 'catch-up'], [iso(six[2]!), 'catch-up']])
-    expect(all.misses.map((m) => [m.scheduled_time, m.reason]).reverse()).toEqual(six.slice(3).map((t) => [iso(t), 'max-catch-up']))
+    expect(all.runs.map((r) => [r.scheduled_time, r.trigger, r.state]).reverse()).toEqual([[iso(five[0]!), 'catch-up', 'exited'], [iso(five[1]!), 'catch-up', 'exited']])
+    expect(all.misses.map((m) => [m.scheduled_time, m.reason]).reverse()).toEqual(five.slice(2).map((t) => [iso(t), 'max-catch-up']))
     for (const name of ['once-covering', 'once-short', 'all-2']) await d.api('DELETE', `/schedules/${name}`)
   }, 120_000)
 })
