@@ -107,7 +107,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
       attachLogsWebSocket(s, {
         ...logDeps,
         authorize: (req) => authorizeUpgrade(req, token.current(), tickets),
-        stdin: { write: (id, data) => jobs.writeStdin(id, data), close: (id) => jobs.closeStdin(id) },
+        stdin: { write: (id, data) => jobs.writeStdin(id, data), close: (id) => jobs.closeStdin(id), resize: (id, rows, cols) => jobs.resize(id, rows, cols) },
       }),
   })
   log.info({ socket: config.socket, tcp: listeners.tcpAddress, dataDir: dir, runtime: config.runtime }, 'skiff daemon ready')

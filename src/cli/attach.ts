@@ -1,6 +1,7 @@
 import type { Client } from './client.js'
 import { apiError } from './client.js'
 import { SkiffError } from '../lib/errors.js'
+import { scanDetach } from './detach-keys.js'
 
 export interface JobExit {
   exitCode: number | null
@@ -13,19 +14,42 @@ export interface JobExit {
  *  /jobs/:id/attach: output as it is written (from the start with `logs`), our
  *  stdin into the job's until it ends (then EOF for the job). Resolves with the
  *  job's exit, or undefined if we detached first. */
-export async function attachJob(c: Client, id: string, o: { logs?: boolean; stdin?: boolean; signal?: AbortSignal } = {}): Promise<JobExit | undefined> {
+export async function attachJob(c: Client, id: string, o: { logs?: boolean; stdin?: boolean; signal?: AbortSignal; tty?: boolean; onDetach?: () => void } = {}): Promise<JobExit | undefined> {
   const ws = await c.websocket(`/jobs/${encodeURIComponent(id)}/attach${o.logs ? '?logs=true' : ''}`)
   return new Promise((resolve, reject) => {
     let exit: JobExit | undefined
     let opened = false
     const input = process.stdin
+    // A tty job with our terminal: raw keystrokes (the job's pty does the echo and
+    // the line editing), our window size and its changes, Ctrl-P Ctrl-Q to detach.
+    const raw = !!o.tty && o.stdin !== false && input.isTTY === true
+    let held = false
+    const size = () => ({ resize: { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } })
+    const onResize = () => ws.send(JSON.stringify(size()))
     const stopInput = () => {
       input.off('data', onData)
       input.off('end', onEnd)
       input.pause()
+      if (raw) {
+        input.setRawMode(false)
+        process.stdout.off('resize', onResize)
+      }
     }
     // A job that reads slowly: stop reading our stdin while the socket is backed up.
-    const onData = (b: Buffer) => {
+    const onData = (chunk: Buffer) => {
+      let b = chunk
+      if (raw) {
+        const s = scanDetach(chunk, held)
+        held = s.pending
+        b = s.forward
+        if (s.detach) {
+          if (b.length) ws.send(b, { binary: true })
+          process.stderr.write(`\r\nskiff: detached from ${id}; it keeps running (skiff attach ${id})\r\n`)
+          o.onDetach?.()
+          return ws.close(1000, 'detach')
+        }
+        if (!b.length) return
+      }
       ws.send(b, { binary: true }, () => {
         if (input.isPaused() && ws.bufferedAmount < 256 * 1024) input.resume()
       })
@@ -34,6 +58,11 @@ export async function attachJob(c: Client, id: string, o: { logs?: boolean; stdi
     const onEnd = () => ws.send(JSON.stringify({ eof: true }))
     ws.on('open', () => {
       opened = true
+      if (raw) {
+        input.setRawMode(true)
+        ws.send(JSON.stringify(size()))
+        process.stdout.on('resize', onResize)
+      }
       if (o.stdin !== false) {
         input.on('data', onData)
         input.on('end', onEnd)

@@ -14,6 +14,7 @@ export interface JobView {
   finishedAt: string | null
   usage: unknown
   interactive?: boolean
+  tty?: boolean
   stdout?: string
   stderr?: string
 }

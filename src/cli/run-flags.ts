@@ -39,8 +39,8 @@ export const number = (flag: string, v: string): number => {
 
 export const RUN_FLAGS: Record<string, RunFlag> = {
   detach: { short: 'd', type: 'boolean', help: 'run in the background and print the job id' },
+  tty: { short: 't', type: 'boolean', help: 'allocate a pseudo-terminal (with -i: our terminal in raw mode, its size follows ours, Ctrl-P Ctrl-Q detaches)', field: 'tty', apply: (b) => (b.tty = true) },
   interactive: { short: 'i', type: 'boolean', help: 'keep stdin open and stream ours into it (with -d: for skiff attach)', field: 'interactive', apply: (b) => (b.interactive = true) },
-  tty: { short: 't', type: 'boolean', help: 'allocate a pseudo-terminal (not supported yet: a warning, then the job runs without one)', apply: (_b, _v, io) => io.warn('-t: pseudo-terminals are not supported yet; running without one') },
   rm: { type: 'boolean', help: 'remove the job\'s container and writable layer when it ends (its record and logs stay until skiff rm)', field: 'auto_remove', apply: (b) => (b.auto_remove = true) },
   restart: { type: 'string', value: 'POLICY', help: 'restart policy: no (default), on-failure[:N], always, unless-stopped', field: 'restart', apply: (b, v) => (b.restart = v) },
   backoff: {

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { ErrorSchema } from './schemas/common.js'
-import { AttemptViewSchema, ExecSchema, JobViewSchema, KillSchema, RunResultSchema } from './schemas/job.js'
+import { AttemptViewSchema, ExecSchema, JobViewSchema, KillSchema, ResizeSchema, RunResultSchema } from './schemas/job.js'
 import { StopSchema, UpdateJobSchema } from './schemas/service.js'
 import { ImageViewSchema, PullSchema } from './schemas/image.js'
 import { RunRequestSchema } from './schemas/run-request.js'
@@ -44,6 +44,7 @@ export const OPERATIONS: Op[] = [
     description: 'Buffered by default (stdout and stderr, each cut at 16 MiB with truncated: true). With Accept: application/x-ndjson the output streams as it comes, one line per chunk: {"stream": "stdout"|"stderr", "data": text | "data64": base64}, then {"exit": {exitCode, signal, timedOut}} or {"error": {code, message}}; closing the connection kills the command. `user` is resolved against the container\'s /etc/passwd; `timeout` kills the command (timedOut: true). A command not in the container is 400 EXECUTABLE_NOT_FOUND (docker\'s 127), a non-executable one EXECUTABLE_NOT_RUNNABLE (126).',
     ok: [200, z.object({ exitCode: z.number().nullable(), signal: z.string().nullable(), timedOut: z.boolean(), stdout: z.string(), stderr: z.string(), truncated: z.boolean().optional() }), 'the result, or NDJSON with Accept: application/x-ndjson'], errors: [400, 404, 409],
   },
+  { method: 'post', path: '/jobs/{id}/resize', summary: 'Set a tty job\'s terminal size (docker resize); the attach socket takes {"resize": {rows, cols}} too', body: ResizeSchema, ok: [200, ResizeSchema], errors: [400, 404, 409] },
   { method: 'post', path: '/jobs/{id}/stdin', summary: 'Write the request body (raw bytes, streamed) to an interactive job\'s stdin. WebSocket alternative: GET /jobs/{id}/attach', query: { eof: 'close stdin after the body' }, ok: [200, z.object({ written: z.number(), closed: z.boolean() })], errors: [404, 409] },
   { method: 'delete', path: '/jobs/{id}', summary: 'Remove a finished job and its logs', query: { force: 'kill it first if running' }, ok: [204, null], errors: [404, 409] },
   { method: 'post', path: '/jobs/prune', summary: 'Remove all finished jobs', ok: [200, z.object({ removed: z.array(z.string()) })] },
@@ -81,7 +82,7 @@ export const OPERATIONS: Op[] = [
   },
   {
     method: 'get', path: WS_ROUTES.attach, ws: true, summary: 'Attach to an interactive job: its output, and its stdin',
-    description: 'Output as on /jobs/{id}/logs/ws, from the current end of the log (or from 0 with logs=true). Client → server: binary messages are raw stdin bytes; text messages {"stdin": text} | {"stdin64": base64} | {"eof": true} (close stdin). Input is written in order; the socket stops reading while the job does not read. 409 before the upgrade when the job is not interactive or has ended.',
+    description: 'Output as on /jobs/{id}/logs/ws, from the current end of the log (or from 0 with logs=true). Client → server: binary messages are raw stdin bytes; text messages {"stdin": text} | {"stdin64": base64} | {"eof": true} (close stdin) | {"resize": {"rows": R, "cols": C}} (a tty job\'s terminal size). With "tty": true the output is the terminal\'s (one stream, stdout, CRLF). Input is written in order; the socket stops reading while the job does not read. Ctrl-P Ctrl-Q is detached by the client (skiff attach): it closes the socket without sending eof. 409 before the upgrade when the job is not interactive or has ended.',
     query: { from: 'byte offset to start output at', logs: 'true: replay the output from the start', stream: 'stdout|stderr|all', format: 'json|binary', ticket: 'single-use ticket from POST /auth/tickets (browsers)' },
     ok: [101, null, 'Switching Protocols'], errors: [400, 401, 404, 409],
   },

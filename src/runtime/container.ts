@@ -1,6 +1,7 @@
 import { constants } from 'node:os'
 import { existsSync, rmdirSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { constants as constants_fs } from 'node:fs'
+import { open, readFile, writeFile } from 'node:fs/promises'
 import { removeFile } from '../lib/remove-tree.js'
 import { join } from 'node:path'
 import type { Clock } from '../lib/clock.js'
@@ -11,7 +12,7 @@ import type { OciCli } from './driver.js'
 import type { ExitWatcher } from './exit-watcher.js'
 import { removeDir, unmountRootfs } from './rootfs.js'
 import { detachNetwork, type NetworkDeps, type NetworkMeta } from './network/attach.js'
-import { stdinUnavailable } from './errors.js'
+import { notATerminal, stdinUnavailable } from './errors.js'
 import { StdinWriter } from './stdin.js'
 import { execInContainer } from './exec.js'
 import type { Container, ExecOptions, ExecResult, ExitStatus } from './types.js'
@@ -31,6 +32,8 @@ export interface ContainerMeta {
   etc?: { names: string[]; ips: string[] }
   /** a bridge attachment, undone by remove() */
   network?: NetworkMeta
+  /** created with conmon -t: a pty, resizable through the bundle's ctl fifo */
+  terminal?: boolean
 }
 
 const SIGNALS = Object.entries(constants.signals) as [NodeJS.Signals, number][]
@@ -137,6 +140,18 @@ export class OciContainer implements Container {
     if (!this.meta.openStdin) throw stdinUnavailable(this.id, 'it was not created with an open stdin (interactive)')
     // conmon binds its attach socket in the bundle dir (<sockets>/<id> links to it)
     return StdinWriter.open(this.id, join(this.d.dir, 'attach'))
+  }
+
+  async resize(rows: number, cols: number): Promise<void> {
+    if (!this.meta.terminal) throw notATerminal(this.id)
+    // conmon's terminal control fifo (src/ctrl.c): "<type> <height> <width>\n", type 1 = resize.
+    // conmon holds its read end open, so a non-blocking open for writing succeeds at once.
+    const fh = await open(join(this.d.dir, 'ctl'), constants_fs.O_WRONLY | constants_fs.O_NONBLOCK)
+    try {
+      await fh.write(`1 ${rows} ${cols}\n`)
+    } finally {
+      await fh.close()
+    }
   }
 
   remove(): Promise<void> {

@@ -111,7 +111,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       }
       const cgroupsPath = `/skiff/${spec.id}`
       const oci = buildSpec({
-        process: { args, env: p.env, cwd: p.cwd },
+        process: { args, env: p.env, cwd: p.cwd, terminal: p.terminal, consoleSize: p.consoleSize },
         user,
         limits: spec.limits,
         network: { mode: net.mode, netnsPath: net.netnsPath },
@@ -138,6 +138,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         ...(p.openStdin ? { openStdin: true } : {}),
         etc: { names: ownNames(spec.hostname, spec.aliases ?? []), ips: net.ips },
         ...(net.meta ? { network: net.meta } : {}),
+        ...(p.terminal ? { terminal: true } : {}),
       }
       writeBundle(dir, oci, meta)
 
@@ -159,7 +160,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
           socketDir: dirs.sockets,
           env: bin.env,
         },
-        { timeoutSecs: spec.limits.timeoutMs ? Math.ceil(spec.limits.timeoutMs / 1000) + 2 : undefined, command: oci.process.args[0], stdin: p.openStdin },
+        { timeoutSecs: spec.limits.timeoutMs ? Math.ceil(spec.limits.timeoutMs / 1000) + 2 : undefined, command: oci.process.args[0], stdin: p.openStdin, terminal: p.terminal },
       )
       undo.defer(() => cli.delete(spec.id, { force: true }))
       await bin.close() // used once: conmon has run the runtime and it has exited

@@ -42,3 +42,4 @@ export function createFailed(id: string, raw: string, command?: string): SkiffEr
 }
 export const stdinClosed = (id: string, why: string) => new SkiffError('conflict', 'STDIN_CLOSED', `stdin of container ${id} is closed: ${why}`)
 export const stdinUnavailable = (id: string, why: string) => new SkiffError('failed_precondition', 'STDIN_UNAVAILABLE', `cannot attach to the stdin of container ${id}: ${why}`)
+export const notATerminal = (id: string) => new SkiffError('conflict', 'NOT_A_TERMINAL', `container ${id} has no terminal (run it with "tty": true)`)

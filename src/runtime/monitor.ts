@@ -18,7 +18,7 @@ export interface MonitorPaths {
 
 /** conmon's command line: one monitor per container that holds its stdio, writes
  *  output to the k8s-file log and the exit code to <exitDir>/<id>, and outlives skiff. */
-export function conmonArgs(id: string, p: MonitorPaths, opts: { timeoutSecs?: number; stdin?: boolean } = {}): string[] {
+export function conmonArgs(id: string, p: MonitorPaths, opts: { timeoutSecs?: number; stdin?: boolean; terminal?: boolean } = {}): string[] {
   const args = [
     '--api-version', '1', '-c', id, '-u', id, '-n', id,
     '-r', p.runtimePath, '-b', p.bundle, '-p', p.pidFile, '-P', p.conmonPidFile,
@@ -35,13 +35,17 @@ export function conmonArgs(id: string, p: MonitorPaths, opts: { timeoutSecs?: nu
   // A backstop for the job timeout while skiff itself is down; skiff's own timer fires first.
   if (opts.timeoutSecs) args.push('-T', String(opts.timeoutSecs))
   if (opts.stdin) args.push('-i')
+  // -t: conmon makes a console socket, hands it to the runtime (--console-socket),
+  // receives the pty master and relays it (output to the log as stdout, the attach
+  // socket's input to it); resize requests go through <bundle>/ctl
+  if (opts.terminal) args.push('-t')
   return args
 }
 
 /** Start conmon and wait until the runtime has created the container. conmon
  *  reports on the sync pipe (fd 3): {"data": <pid>} on success, a negative pid
  *  and a message on failure. Without the pipe it would return before `create`. */
-export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?: number; command?: string; stdin?: boolean } = {}): Promise<number> {
+export function launchMonitor(id: string, p: MonitorPaths, opts: { timeoutSecs?: number; command?: string; stdin?: boolean; terminal?: boolean } = {}): Promise<number> {
   const started = spawnDetached(p.conmon, conmonArgs(id, p, opts), {
     env: { ...process.env, ...p.env, _OCI_SYNCPIPE: '3' },
     cwd: p.bundle,

@@ -14,6 +14,7 @@ export interface OciSpec {
 
 export interface OciProcess {
   terminal: boolean
+  consoleSize?: { height: number; width: number }
   user: { uid: number; gid: number; additionalGids?: number[]; umask?: number }
   args: string[]
   env: string[]

@@ -7,7 +7,7 @@ import type { ResolvedUser } from './user.js'
 import { CFS_PERIOD_US, cpuQuotaUs } from './host-limits.js'
 
 export interface SpecInput {
-  process: { args: string[]; env: string[]; cwd: string }
+  process: { args: string[]; env: string[]; cwd: string; terminal?: boolean; consoleSize?: { rows: number; cols: number } }
   user: ResolvedUser
   limits: { memoryBytes?: number; cpus?: number; pids?: number }
   network: { mode: 'none' | 'host' | 'bridge'; netnsPath?: string }
@@ -47,7 +47,9 @@ export function buildSpec(i: SpecInput): OciSpec {
   return {
     ociVersion: '1.0.2',
     process: {
-      terminal: false,
+      // a pseudo-terminal from the runtime, through conmon's console socket (monitor.ts -t)
+      terminal: !!i.process.terminal,
+      ...(i.process.terminal && i.process.consoleSize ? { consoleSize: { height: i.process.consoleSize.rows, width: i.process.consoleSize.cols } } : {}),
       user: { uid: i.user.uid, gid: i.user.gid, ...(i.user.additionalGids.length ? { additionalGids: i.user.additionalGids } : {}) },
       args: i.process.args,
       env: withHome(i.process.env, i.user.home),

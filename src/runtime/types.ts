@@ -80,6 +80,10 @@ export interface ContainerSpec {
     openStdin?: boolean
     /** run `args` under a small init as PID 1 (docker run --init; see init.ts) */
     init?: boolean
+    /** a pseudo-terminal as stdin/stdout/stderr (docker run -t): output is one stream (stdout) */
+    terminal?: boolean
+    /** the terminal's initial size */
+    consoleSize?: { rows: number; cols: number }
   }
   hostname: string
   /** more names of the container in its own /etc/hosts (e.g. the job's name) */
@@ -140,6 +144,8 @@ export interface Container {
   /** Connect to the stdin of a container created with process.openStdin. One
    *  writer at a time: closing it gives the job EOF. */
   openStdin(): StdinWriter
+  /** Set the size of a terminal container's pty (TIOCSWINSZ through conmon's ctl fifo). */
+  resize(rows: number, cols: number): Promise<void>
   remove(): Promise<void>
 }
 

@@ -64,6 +64,7 @@ export function resolveProcess(i: Pick<ContainerSpecInput, 'job' | 'image'>): Co
     // interactive: stdin stays open (the request's stdin data is written to it first, by the caller)
     ...(s.interactive ? { openStdin: true } : s.stdin !== undefined ? { stdin: Buffer.from(s.stdin) } : {}),
     ...(s.init ? { init: true } : {}),
+    ...(s.tty ? { terminal: true, ...(s.consoleSize ? { consoleSize: s.consoleSize } : {}) } : {}),
   }
 }
 

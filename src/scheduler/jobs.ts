@@ -48,6 +48,7 @@ export interface Scheduler {
   restart(idOrName: string, opts?: { timeoutMs?: number }): Promise<Job>
   update(idOrName: string, patch: { restart?: RestartPolicy; backoff?: Backoff }): Job
   exec(idOrName: string, cmd: string[], opts?: Parameters<ContainerLike['exec']>[1]): ReturnType<ContainerLike['exec']>
+  resize(idOrName: string, rows: number, cols: number): Promise<void>
   writeStdin(idOrName: string, data: Uint8Array): Promise<void>
   closeStdin(idOrName: string): Promise<void>
   remove(idOrName: string, opts?: { force?: boolean }): Promise<void>
@@ -237,6 +238,15 @@ export class JobService implements Scheduler {
     const job = this.mustGet(idOrName)
     const spec: RunSpec = { ...job.spec, ...(patch.restart ? { restart: patch.restart } : {}), ...(patch.backoff ? { backoff: patch.backoff } : {}) }
     return this.#writer.update(job.id, { spec })
+  }
+
+  /** Resize a tty job's terminal (docker's POST /containers/:id/resize). */
+  async resize(idOrName: string, rows: number, cols: number): Promise<void> {
+    const job = this.mustGet(idOrName)
+    if (!job.spec.tty) throw new SkiffError('conflict', 'NOT_A_TERMINAL', `job ${job.id} has no terminal (run it with "tty": true)`, { field: 'tty' })
+    const c = this.#sup.live.get(job.id)?.container
+    if (!c?.resize || job.state !== 'running') throw notRunning(job)
+    await c.resize(rows, cols)
   }
 
   async exec(idOrName: string, cmd: string[], opts: Parameters<ContainerLike['exec']>[1] = {}) {

@@ -27,6 +27,7 @@ export interface ContainerLike {
   exec(cmd: string[], opts?: ExecOptionsLike): Promise<ExecResultLike>
   remove(): Promise<void>
   openStdin?(): StdinLike
+  resize?(rows: number, cols: number): Promise<void>
 }
 
 /** runtime ExecOptions / ExecResult (see src/runtime/types.ts) */

@@ -21,6 +21,9 @@ export interface RunSpec {
   interactive?: boolean
   /** a small init as PID 1 that forwards signals and reaps zombies (docker run --init) */
   init?: boolean
+  /** a pseudo-terminal (docker run -t); its initial size */
+  tty?: boolean
+  consoleSize?: { rows: number; cols: number }
   limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
   /** none: only lo; host: the host's network; bridge: a skiff network (`default` unless named) */
   network: { mode: 'none' | 'host' | 'bridge'; name?: string; aliases?: string[] }

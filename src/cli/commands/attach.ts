@@ -29,7 +29,7 @@ export default defineCommand({
         if (ac.signal.aborted) return 0
         return exitCodeOf(await c.json<JobView>('POST', jobPath(job.id, '/wait')))
       }
-      const exit = await attachJob(c, job.id, { logs: !!f.logs, stdin: !f['no-stdin'], signal: ac.signal })
+      const exit = await attachJob(c, job.id, { logs: !!f.logs, stdin: !f['no-stdin'], signal: ac.signal, tty: !!job.tty })
       return exit ? exitCodeOf(exit) : 0
     } finally {
       process.off('SIGINT', onSignal)

@@ -19,7 +19,9 @@ follows is the job's command, flags and all.`,
   async run({ flags: f, args, client }) {
     if (!args[0]) throw usageError('usage: skiff run [flags] IMAGE [CMD…]', 'image')
     const c = client()
-    const job = await c.json<JobView>('POST', '/run', runBody(f, args)).catch((e: unknown) => {
+    const body = runBody(f, args)
+    if (f.tty && process.stdout.isTTY) body.consoleSize = { rows: process.stdout.rows, cols: process.stdout.columns }
+    const job = await c.json<JobView>('POST', '/run', body).catch((e: unknown) => {
       throw blameFlag(e)
     })
     if (f.detach) {
@@ -33,7 +35,12 @@ follows is the job's command, flags and all.`,
     process.once('SIGINT', onSignal)
     let end: JobEnd | undefined
     try {
-      end = f.interactive ? await attachJob(c, job.id, { logs: true }) : await followLogs(c, job.id, { follow: true, isId: true })
+      if (f.interactive) {
+        // Ctrl-P Ctrl-Q: detached, the job runs on (docker run -it's detach keys)
+        let detached = false
+        end = await attachJob(c, job.id, { logs: true, tty: !!f.tty, onDetach: () => (detached = true) })
+        if (detached) return 0
+      } else end = await followLogs(c, job.id, { follow: true, isId: true })
     } finally {
       process.off('SIGINT', onSignal)
     }

@@ -10,7 +10,7 @@ import { execSizeProblem, probeHostFacts } from '../../runtime/index.js'
 import { isFinal, notRunning, type Job } from '../../scheduler/index.js'
 import type { ApiDeps } from '../deps.js'
 import { boolString, jsonBody, query } from '../schemas/common.js'
-import { ExecSchema, KillSchema, ListJobsQuery, toAttemptView, toJobView } from '../schemas/job.js'
+import { ExecSchema, KillSchema, ListJobsQuery, ResizeSchema, toAttemptView, toJobView } from '../schemas/job.js'
 import { checkRunnable, RunRequestSchema, toRunSpec } from '../schemas/run-request.js'
 import { StopSchema, stopTimeout, toBackoff, UpdateJobSchema } from '../schemas/service.js'
 import { parseRestartPolicy } from '../../scheduler/index.js'
@@ -150,6 +150,12 @@ export function jobsRoutes(d: ApiDeps) {
           await line(errorBody(toSkiffError(e)))
         }
       })
+    })
+    // A tty job's terminal size (docker's POST /containers/:id/resize); also {"resize"} on the attach socket.
+    .post('/jobs/:id/resize', async (c) => {
+      const b = await jsonBody(c, ResizeSchema)
+      await d.jobs.resize(c.req.param('id'), b.rows, b.cols)
+      return c.json({ rows: b.rows, cols: b.cols })
     })
     // Raw bytes to an interactive job's stdin, streamed as they arrive; ?eof=true
     // closes stdin after them (curl --data-binary @file '…/stdin?eof=true').

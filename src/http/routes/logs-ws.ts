@@ -58,7 +58,7 @@ export interface LogsWsOptions {
   /** Stop reading from disk while more than this many bytes wait in the socket (default 1 MiB). */
   highWaterMark?: number
   /** An interactive job's stdin (JobService.writeStdin/closeStdin); without it /attach is 404. */
-  stdin?: { write(id: string, data: Uint8Array): Promise<void>; close(id: string): Promise<void> }
+  stdin?: { write(id: string, data: Uint8Array): Promise<void>; close(id: string): Promise<void>; resize?(id: string, rows: number, cols: number): Promise<void> }
 }
 
 type Format = 'json' | 'binary'
@@ -73,7 +73,13 @@ export const templateRegExp = (t: string) => new RegExp(`^${t.replace(/[.*+?^$()
 const SINGLE = templateRegExp(WS_ROUTES.logs)
 const ATTACH = templateRegExp(WS_ROUTES.attach)
 const MUX = templateRegExp(WS_ROUTES.multiplexed)
-const AttachMsg = z.union([z.object({ stdin: z.string() }).strict(), z.object({ stdin64: z.base64() }).strict(), z.object({ eof: z.literal(true) }).strict()])
+const Size = z.object({ rows: z.number().int().min(1).max(65535), cols: z.number().int().min(1).max(65535) }).strict()
+const AttachMsg = z.union([
+  z.object({ stdin: z.string() }).strict(),
+  z.object({ stdin64: z.base64() }).strict(),
+  z.object({ eof: z.literal(true) }).strict(),
+  z.object({ resize: Size }).strict(),
+])
 const Sub = z.union([
   z.object({ subscribe: z.string().min(1), from: z.number().int().nonnegative().optional(), stream: z.enum(['stdout', 'stderr', 'all']).optional() }).strict(),
   z.object({ unsubscribe: z.string().min(1) }).strict(),
@@ -294,7 +300,21 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
         try {
           msg = AttachMsg.parse(JSON.parse(raw.toString()))
         } catch {
-          return sender.send({ error: { code: 'INVALID_ARGUMENT', message: 'message: expected binary stdin bytes, {"stdin": text}, {"stdin64": base64} or {"eof": true}' } })
+          return sender.send({ error: { code: 'INVALID_ARGUMENT', message: 'message: expected binary stdin bytes, {"stdin": text}, {"stdin64": base64}, {"eof": true} or {"resize": {"rows", "cols"}}' } })
+        }
+        if ('resize' in msg) {
+          // in order with the input around it, like everything on this socket
+          const { rows, cols } = msg.resize
+          chain = chain.then(async () => {
+            try {
+              if (!stdin.resize) throw new Error('resize is not wired')
+              await stdin.resize(id, rows, cols)
+            } catch (e) {
+              const err = isSkiffError(e) ? { code: e.code, message: e.message } : { code: 'INTERNAL', message: 'internal error' }
+              sender.send({ error: err })
+            }
+          })
+          return
         }
         if ('eof' in msg) eof = true
         else data = 'stdin' in msg ? Buffer.from(msg.stdin) : Buffer.from(msg.stdin64, 'base64')

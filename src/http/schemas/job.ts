@@ -54,6 +54,7 @@ export const JobViewSchema = z.object({
   finishedAt: z.string().nullable(),
   interactive: z.boolean().describe('stdin stays open for /jobs/:id/attach and POST /jobs/:id/stdin'),
   network: JobNetworkSchema,
+  tty: z.boolean().describe('the job runs on a pseudo-terminal (resize: POST /jobs/:id/resize or {"resize"} on the attach socket)'),
   restart: z.string().describe('restart policy: no | on-failure[:N] | always | unless-stopped'),
   restartCount: z.number().describe('attempts started after the first'),
   attempt: z.number().describe('the current (or last) attempt; exitCode, signal, usage… are those of the last attempt that ended'),
@@ -98,6 +99,7 @@ export function toJobView(j: Job, net?: JobNetworkView): JobView {
     stoppedByUser: j.stoppedByUser,
     health: j.health && { status: j.health.status, failingStreak: j.health.failingStreak, log: j.health.log },
     network: net ?? { mode: j.spec.network.mode, ...(j.spec.network.name ? { name: j.spec.network.name } : {}), ports: [] },
+    tty: !!j.spec.tty,
     links: {
       self: `/jobs/${j.id}`, logs: `/jobs/${j.id}/logs`, ws: `/jobs/${j.id}/logs/ws`, attempts: `/jobs/${j.id}/attempts`,
       ...(j.spec.interactive ? { attach: `/jobs/${j.id}/attach`, stdin: `/jobs/${j.id}/stdin` } : {}),
@@ -133,3 +135,5 @@ export const ExecSchema = z
     timeout: z.union([z.string(), z.number()]).optional().describe('kill the command after this long, e.g. "10s" (a number: seconds)'),
   })
   .strict()
+
+export const ResizeSchema = z.object({ rows: z.number().int().min(1).max(65535), cols: z.number().int().min(1).max(65535) }).strict()

@@ -36,6 +36,8 @@ export const RunRequestSchema = z
     labels: z.record(z.string().min(1).max(256), z.string().max(4096)).optional(),
     stdin: z.string().max(16 * 1024 * 1024).optional().describe('data written to the job\'s stdin, then EOF (with interactive: written first, stdin stays open)'),
     interactive: z.boolean().optional().describe('keep stdin open for writers: WebSocket /jobs/:id/attach and POST /jobs/:id/stdin (docker run -i)'),
+    tty: z.boolean().optional().describe('a pseudo-terminal as the job\'s stdin/stdout/stderr (docker run -t); output is one stream (stdout), with CRLF line ends'),
+    consoleSize: z.object({ rows: z.number().int().min(1).max(65535), cols: z.number().int().min(1).max(65535) }).strict().optional().describe('with tty: the terminal\'s initial size'),
     init: z.boolean().optional().describe('run the command under a small init (tini) as PID 1, which forwards signals and reaps zombies (docker run --init); without it a signal the command does not handle does nothing to PID 1'),
     limits: LimitsSchema.optional(),
     network: z
@@ -95,6 +97,7 @@ export function toRunSpec(r: RunRequest): RunSpec {
     ...(r.stdin !== undefined ? { stdin: r.stdin } : {}),
     ...(r.interactive ? { interactive: true } : {}),
     ...(r.init ? { init: true } : {}),
+    ...(r.tty ? { tty: true, ...(r.consoleSize ? { consoleSize: r.consoleSize } : {}) } : {}),
     limits,
     ...network(r),
     ...(r.readonlyRootfs ? { readonlyRootfs: true } : {}),

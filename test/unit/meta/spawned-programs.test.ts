@@ -16,7 +16,7 @@ const PACKAGE_OF: Record<string, string> = {
   pigz: 'pigz', zstd: 'zstd', strace: 'strace', python3: 'python3', openssl: 'openssl',
   setfattr: 'attr', getfattr: 'attr', setcap: 'libcap2-bin', getcap: 'libcap2-bin',
   pkill: 'procps', ps: 'procps', modprobe: 'kmod',
-  mount: 'mount', umount: 'mount',
+  mount: 'mount', umount: 'mount', script: 'bsdutils',
   fallocate: 'util-linux', setsid: 'util-linux', mountpoint: 'util-linux', nsenter: 'util-linux', unshare: 'util-linux',
   ip: 'iproute2', iptables: 'iptables', 'iptables-save': 'iptables', curl: 'curl',
   sh: 'dash', '/bin/sh': 'dash', bash: 'bash', tar: 'tar', sed: 'sed', grep: 'grep', awk: 'mawk',
