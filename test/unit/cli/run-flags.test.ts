@@ -22,7 +22,8 @@ describe('skiff run flags → POST /run body', () => {
   it.each([
     { argv: ['busybox'], want: { image: 'busybox' } },
     { argv: ['-m', '64m', '--cpus', '0.5', '--pids-limit', '10', '--timeout', '5s', 'busybox', 'true'], want: { image: 'busybox', cmd: ['true'], limits: { memory: '64m', cpus: 0.5, pids: 10, timeout: '5s' } } },
-    { argv: ['-dit', '--name', 'x', 'busybox', 'sh'], want: { image: 'busybox', cmd: ['sh'], interactive: true, name: 'x' } },
+    { argv: ['-dit', '--name', 'x', 'busybox', 'sh'], want: { image: 'busybox', cmd: ['sh'], interactive: true, tty: true, name: 'x' } },
+    { argv: ['--init', 'busybox', 'sleep', '9'], want: { image: 'busybox', cmd: ['sleep', '9'], init: true } },
     { argv: ['--read-only', '--pull', 'never', '-u', 'nobody', '-w', '/tmp', '-h', 'box', '--network', 'host', 'busybox'], want: { image: 'busybox', readonlyRootfs: true, pull: 'never', user: 'nobody', workdir: '/tmp', hostname: 'box', network: { mode: 'host' } } },
     { argv: ['-l', 'a=1', '-l', 'b=2', 'busybox'], want: { image: 'busybox', labels: { a: '1', b: '2' } } },
     { argv: ['--entrypoint', '', 'busybox', 'echo'], want: { image: 'busybox', cmd: ['echo'], entrypoint: '' } },
@@ -40,10 +41,10 @@ describe('skiff run flags → POST /run body', () => {
   it('--cpus that is not a number names the flag', () => {
     expect(() => body(['--cpus', 'lots', 'busybox'])).toThrow(expect.objectContaining({ extra: { field: '--cpus' } }))
   })
-  it('-t warns that there is no pseudo-terminal yet and runs without one', () => {
+  it('-t asks for a pseudo-terminal', () => {
     const o = io()
-    expect(body(['-ti', 'busybox'], o)).toEqual({ image: 'busybox', interactive: true })
-    expect(o.warnings).toHaveLength(1)
+    expect(body(['-ti', 'busybox'], o)).toEqual({ image: 'busybox', interactive: true, tty: true })
+    expect(o.warnings).toHaveLength(0)
   })
   it('every flag has help text', () => {
     for (const [name, f] of Object.entries(RUN_FLAGS)) expect(f.help.length, name).toBeGreaterThan(5)
