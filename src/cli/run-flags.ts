@@ -89,8 +89,10 @@ export const RUN_FLAGS: Record<string, RunFlag> = {
   'pids-limit': { type: 'string', value: 'N', help: 'max number of processes', field: 'limits.pids', apply: (b, v) => limit('pids', number('--pids-limit', v as string))(b) },
   pids: { type: 'string', value: 'N', hidden: true, help: 'same as --pids-limit', field: 'limits.pids', apply: (b, v) => limit('pids', number('--pids', v as string))(b) },
   timeout: { type: 'string', value: 'DURATION', help: 'wall-clock limit, e.g. 30s, 5m: the job is killed and ends timed_out', field: 'limits.timeout', apply: (b, v) => limit('timeout', v)(b) },
-  network: { type: 'string', value: 'MODE', help: 'network: none (default) or host', field: 'network', apply: (b, v) => (b.network = { mode: v }) },
-  net: { type: 'string', value: 'MODE', hidden: true, help: 'same as --network', field: 'network', apply: (b, v) => (b.network = { mode: v }) },
+  network: { type: 'string', value: 'NET', help: 'none (default without -p), host, bridge (the "default" network) or a network\'s name', field: 'network', apply: (b, v) => setNetwork(b, v as string) },
+  net: { type: 'string', value: 'NET', hidden: true, help: 'same as --network', field: 'network', apply: (b, v) => setNetwork(b, v as string) },
+  'network-alias': { type: 'multi', value: 'NAME', help: 'another name the job answers to on its network', field: 'network.aliases', apply: (b, v) => ((b.network as Record<string, unknown> | undefined) ?? (b.network = {}), ((b.network as Record<string, unknown>).aliases = v)) },
+  publish: { short: 'p', type: 'multi', value: '[IP:][HOST:]PORT[/PROTO]', help: 'publish a port (docker syntax): on 127.0.0.1 unless an IP is given (0.0.0.0: every interface), a free host port unless given', field: 'ports', apply: (b, v) => (b.ports = v) },
   user: { short: 'u', type: 'string', value: 'USER', help: 'user to run as: name, uid, uid:gid or name:group', field: 'user', apply: (b, v) => (b.user = v) },
   workdir: { short: 'w', type: 'string', value: 'DIR', help: 'working directory inside the job (absolute)', field: 'workdir', apply: (b, v) => (b.workdir = v) },
   hostname: { short: 'h', type: 'string', value: 'NAME', help: 'the job\'s hostname', field: 'hostname', apply: (b, v) => (b.hostname = v) },
@@ -101,6 +103,13 @@ export const RUN_FLAGS: Record<string, RunFlag> = {
   'cap-drop': { type: 'multi', value: 'CAP', help: 'drop a Linux capability from the default set (ALL drops every one)', field: 'capDrop', apply: (b, v) => (b.capDrop = v) },
   pull: { type: 'string', value: 'POLICY', help: 'pull the image: missing (default), always, never', field: 'pull', apply: (b, v) => (b.pull = v) },
   json: { type: 'boolean', help: 'print the job as JSON (with -d: at once; else when it ends)' },
+}
+
+/** --network none|host|bridge is a mode, anything else a network's name (docker's rule). */
+function setNetwork(b: RunBody, v: string): void {
+  const n = (b.network ??= {}) as Record<string, unknown>
+  if (v === 'none' || v === 'host' || v === 'bridge') n.mode = v
+  else n.name = v
 }
 
 /** Flags + IMAGE CMD… → the POST /run body. Pure but for `io`. */
@@ -119,7 +128,10 @@ export function runBody(flags: Flags, positionals: readonly string[], io: RunIO 
 
 /** The flag to blame for an API field ("limits.memory" → "-m/--memory"). */
 export function flagForField(field: string, table: Record<string, RunFlag> = RUN_FLAGS): string | undefined {
-  const hit = Object.entries(table).find(([, f]) => !f.hidden && f.field !== undefined && (field === f.field || field.startsWith(f.field + '.')))
+  // the most specific field wins: network.aliases is --network-alias, not --network
+  const hit = Object.entries(table)
+    .filter(([, f]) => !f.hidden && f.field !== undefined && (field === f.field || field.startsWith(f.field + '.') || field.startsWith(f.field + '[')))
+    .sort(([, a], [, b]) => b.field!.length - a.field!.length)[0]
   if (!hit) return undefined
   const [name, f] = hit
   return f.short ? `-${f.short}/--${name}` : `--${name}`

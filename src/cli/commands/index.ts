@@ -15,7 +15,7 @@ export interface CommandEntry {
   sub?: CommandEntry[]
 }
 
-export const GROUPS = ['Jobs', 'Images', 'Daemon'] as const
+export const GROUPS = ['Jobs', 'Images', 'Networks', 'Daemon'] as const
 
 export const COMMANDS: CommandEntry[] = [
   { name: 'run', group: 'Jobs', summary: 'run a job: in the foreground (output streamed, exits with its code) or -d', load: () => import('./run.js') },
@@ -31,6 +31,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'kill', group: 'Jobs', summary: 'signal running jobs (default SIGKILL)', load: () => import('./kill.js') },
   { name: 'wait', group: 'Jobs', summary: 'wait for jobs to end and print their exit codes', load: () => import('./wait.js') },
   { name: 'rm', group: 'Jobs', summary: 'remove finished jobs and their logs', load: () => import('./rm.js') },
+  { name: 'port', group: 'Jobs', summary: 'list a job\'s published ports (or the host address of one)', load: () => import('./port.js') },
   { name: 'prune', group: 'Jobs', summary: 'remove all finished jobs', load: () => import('./prune.js') },
   {
     name: 'cron', group: 'Jobs', summary: 'run jobs on a cron schedule (add, ls, inspect, rm, suspend, resume, trigger)',
@@ -61,6 +62,16 @@ export const COMMANDS: CommandEntry[] = [
       { name: 'load', summary: 'load a docker-save or OCI layout tar', load: () => import('./load.js') },
       { name: 'save', summary: 'export images as a docker-save tar', load: () => import('./save.js') },
       { name: 'import', summary: 'import a rootfs tarball as a one-layer image', load: () => import('./import.js') },
+    ],
+  },
+
+  {
+    name: 'network', group: 'Networks', summary: 'manage bridge networks (create, ls, inspect, rm)',
+    sub: [
+      { name: 'create', summary: 'create a network (jobs on it reach each other by name)', load: () => import('./network.js').then((m) => ({ default: m.create })) },
+      { name: 'ls', aliases: ['list'], summary: 'list networks', load: () => import('./network.js').then((m) => ({ default: m.ls })) },
+      { name: 'inspect', summary: 'show networks and the jobs on them as JSON', load: () => import('./network.js').then((m) => ({ default: m.inspect })) },
+      { name: 'rm', aliases: ['remove'], summary: 'remove networks no job uses', load: () => import('./network.js').then((m) => ({ default: m.rm })) },
     ],
   },
 

@@ -27,6 +27,9 @@ describe('skiff run flags → POST /run body', () => {
     { argv: ['--read-only', '--pull', 'never', '-u', 'nobody', '-w', '/tmp', '-h', 'box', '--network', 'host', 'busybox'], want: { image: 'busybox', readonlyRootfs: true, pull: 'never', user: 'nobody', workdir: '/tmp', hostname: 'box', network: { mode: 'host' } } },
     { argv: ['-l', 'a=1', '-l', 'b=2', 'busybox'], want: { image: 'busybox', labels: { a: '1', b: '2' } } },
     { argv: ['--entrypoint', '', 'busybox', 'echo'], want: { image: 'busybox', cmd: ['echo'], entrypoint: '' } },
+    { argv: ['-p', '8080:80', '-p', '0.0.0.0::53/udp', 'busybox'], want: { image: 'busybox', ports: ['8080:80', '0.0.0.0::53/udp'] } },
+    { argv: ['--network', 'backend', '--network-alias', 'db', '--network-alias', 'pg', 'busybox'], want: { image: 'busybox', network: { name: 'backend', aliases: ['db', 'pg'] } } },
+    { argv: ['--net', 'bridge', 'busybox'], want: { image: 'busybox', network: { mode: 'bridge' } } },
   ])('$argv', ({ argv, want }) => {
     expect(body(argv)).toEqual(want)
   })
@@ -54,7 +57,7 @@ describe('skiff run flags → POST /run body', () => {
 describe('API fields → the flag to blame', () => {
   it.each([
     ['limits.memory', '-m/--memory'], ['limits.cpus', '--cpus'], ['limits.pids', '--pids-limit'], ['limits.timeout', '--timeout'],
-    ['env.FOO', '-e/--env'], ['labels', '-l/--label'], ['network.mode', '--network'], ['user', '-u/--user'], ['image', undefined],
+    ['env.FOO', '-e/--env'], ['labels', '-l/--label'], ['network.mode', '--network'], ['network.aliases', '--network-alias'], ['ports[1]', '-p/--publish'], ['ports', '-p/--publish'], ['user', '-u/--user'], ['image', undefined],
   ])('%s → %s', (field, flag) => expect(flagForField(field)).toBe(flag))
 
   it('rewrites the daemon\'s message to name the flag, keeps the code', () => {
