@@ -1,5 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { detectCgroupMode, type CgroupMode } from './cgroups/detect.js'
+import { readMeta } from './container.js'
+import { Cni } from './network/cni.js'
 
 export interface Finding {
   check: string
@@ -49,7 +52,8 @@ export function evaluate(f: HostFacts): Finding[] {
     add(name, !!path, path ? `${name} at ${path}` : `${name} not found`, name === 'runsc' ? 'install gVisor (runsc) to use --runtime runsc' : `apt-get install ${name}`, optional ? 'warn' : 'error')
   }
   add('cap-sys-resource', has(f.capEff, CAP_SYS_RESOURCE), has(f.capEff, CAP_SYS_RESOURCE) ? 'CAP_SYS_RESOURCE present' : 'no CAP_SYS_RESOURCE: container rlimits are capped at the host\'s hard limits', 'run with CAP_SYS_RESOURCE to allow higher rlimits', 'warn')
-  add('cni', f.cniPlugins.includes('bridge'), f.cniPlugins.length ? `CNI plugins: ${f.cniPlugins.join(', ')}` : 'no CNI plugins in /usr/lib/cni (needed for bridge networking)', 'apt-get install containernetworking-plugins', 'warn')
+  const missing = CNI_PLUGINS.filter((p) => !f.cniPlugins.includes(p))
+  add('cni', !missing.length, !missing.length ? `CNI plugins: ${CNI_PLUGINS.join(', ')} in /usr/lib/cni` : `CNI plugins missing from /usr/lib/cni: ${missing.join(', ')} (bridge networks and published ports need them)`, 'apt-get install containernetworking-plugins', 'warn')
   return out
 }
 
@@ -86,6 +90,35 @@ export function gatherFacts(root = '/sys/fs/cgroup'): HostFacts {
   }
 }
 
+/** The plugins a skiff bridge network runs (network/conflist.ts). */
+const CNI_PLUGINS = ['bridge', 'host-local', 'portmap', 'firewall']
+
 export async function runDoctor(): Promise<Finding[]> {
   return evaluate(gatherFacts())
+}
+
+/** CNI CHECK of every bridge container under a runtime root (<data-dir>/runtime):
+ *  its veth, address, routes and iptables rules still as ADD left them. */
+export async function networkFindings(runtimeRoot: string, pluginDirs = ['/usr/lib/cni', '/opt/cni/bin']): Promise<Finding[]> {
+  const dir = join(runtimeRoot, 'containers')
+  let ids: string[] = []
+  try {
+    ids = readdirSync(dir)
+  } catch {
+    return []
+  }
+  const cni = new Cni({ pluginDirs, timeoutMs: 30_000 })
+  const out: Finding[] = []
+  for (const id of ids) {
+    const meta = await readMeta(join(dir, id))
+    const n = meta?.network
+    if (!n?.result || !existsSync(n.netns)) continue
+    try {
+      await cni.check(n.conflist, n.attachment, n.result, join(dir, id))
+      out.push({ check: 'cni-check', ok: true, severity: 'error', message: `container ${id} on network ${n.conflist.name}: CNI CHECK passed` })
+    } catch (e) {
+      out.push({ check: 'cni-check', ok: false, severity: 'error', message: `container ${id} on network ${n.conflist.name}: ${(e as Error).message}`, fix: `skiff restart ${id.replace(/\.\d+$/, '')} (a new attempt is wired afresh)` })
+    }
+  }
+  return out
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { makeBusyboxRootfs } from '../../contract/runtime-driver.contract.js'
-import { createRuntime, type ContainerSpec, type Runtime } from '../../../src/runtime/index.js'
+import { createRuntime, networkFindings, type ContainerSpec, type Runtime } from '../../../src/runtime/index.js'
 import { networkTraces, removeBridge, testBridge, testSubnet } from '../../helpers/net.js'
 
 // The runtime's bridge step for real: netns, CNI bridge + host-local + firewall
@@ -77,6 +77,23 @@ describe('runtime: bridge network through CNI', () => {
     await rt.updateHosts(s.id, [{ ip: `${net.prefix}.21`, names: ['newpeer', 'alias'] }])
     expect(await c.wait()).toMatchObject({ exitCode: 0 })
     expect(out(s.logPath)).toBe(`${net.prefix}.21\tnewpeer alias`)
+    await c.remove()
+  })
+
+  it('skiff doctor\'s CNI CHECK passes for a wired container and names one whose wiring was broken', async () => {
+    const s = spec(['sleep', '100'], `${net.prefix}.40`)
+    const c = await rt.create(s)
+    await c.start()
+    const ok = (await networkFindings(join(dir, 'rt'))).filter((f) => f.message.includes(s.id))
+    expect(ok).toEqual([expect.objectContaining({ check: 'cni-check', ok: true })])
+    // take the container's address away behind CNI's back
+    execFileSync('nsenter', [`--net=${join(dir, 'rt', 'netns', s.id)}`, 'ip', 'addr', 'flush', 'dev', 'eth0'])
+    const bad = (await networkFindings(join(dir, 'rt'))).filter((f) => f.message.includes(s.id))
+    expect(bad).toEqual([expect.objectContaining({ check: 'cni-check', ok: false, fix: expect.stringContaining('skiff restart') })])
+    // put it back: the bridge plugin's DEL finds the masquerade rules through that address
+    execFileSync('nsenter', [`--net=${join(dir, 'rt', 'netns', s.id)}`, 'ip', 'addr', 'add', `${net.prefix}.40/24`, 'dev', 'eth0'])
+    await c.kill()
+    await c.wait()
     await c.remove()
   })
 
