@@ -119,7 +119,7 @@ describe('removeCgroups', () => {
 describe('doctor evaluate', () => {
   const good: HostFacts = {
     cgroupMode: 'unified', hugetlbMounted: false, hugetlbAvailable: true, favorDynmods: true, overlay: true,
-    binaries: { crun: '/usr/bin/crun', conmon: '/usr/bin/conmon', runc: '/usr/sbin/runc', runsc: undefined }, capEff: (1n << 21n) | (1n << 24n), cniPlugins: ['bridge'], uid: 0,
+    binaries: { crun: '/usr/bin/crun', conmon: '/usr/bin/conmon', runc: '/usr/sbin/runc', runsc: undefined }, capEff: (1n << 21n) | (1n << 24n), cniPlugins: ['bridge', 'host-local', 'portmap', 'firewall', 'loopback'], uid: 0,
   }
   it('a good host has only the optional runsc missing, as a warning', () => {
     const bad = evaluate(good).filter((f) => !f.ok)
@@ -131,6 +131,7 @@ describe('doctor evaluate', () => {
     [{ binaries: { ...good.binaries, crun: undefined } }, 'crun', 'error'],
     [{ capEff: 'no CAP_SYS_RESOURCE' }, 'cap-sys-resource', 'warn'],
     [{ cniPlugins: [] }, 'cni', 'warn'],
+    [{ cniPlugins: ['bridge', 'host-local', 'firewall'] }, 'cni', 'warn'],
     [{ favorDynmods: false }, 'cgroup-favordynmods', 'warn'],
   ] as const)('%j → %s fails (%s) with a fix', (patch, check, severity) => {
     const facts = { ...good, ...patch, ...('capEff' in patch ? { capEff: 1n << 21n } : {}) } as HostFacts
