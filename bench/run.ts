@@ -13,6 +13,7 @@ const parts: [string, string, string][] = [
   ['restart', './restart.js', 'benchRestart'],
   ['cli', './cli.js', 'benchCli'],
   ['cron', './cron.js', 'benchCron'],
+  ['memory', './memory.js', 'benchMemory'],
 ]
 
 /** Between parts: flush what the previous part wrote and let its background work
@@ -48,7 +49,7 @@ const w = Math.max(...rows.map((r) => r.name.length), 10)
 console.log(`\n${'benchmark'.padEnd(w)}  ${'skiff'.padStart(10)}  ${'peer'.padEnd(28)} ${'peer'.padStart(10)}  ratio`)
 for (const r of rows) {
   console.log(
-    `${r.name.padEnd(w)}  ${r.skiff_ms.toFixed(2).padStart(8)}ms  ${r.peer.padEnd(28)} ${r.peer_ms === null ? '       n/a' : `${r.peer_ms.toFixed(2).padStart(8)}ms`}  ${r.ratio === null ? 'n/a' : `${r.ratio.toFixed(3)}x`}${r.note ? `  (${r.note})` : ''}`,
+    `${r.name.padEnd(w)}  ${r.skiff_ms.toFixed(2).padStart(8)}${(r.unit ?? 'ms').padEnd(3)} ${r.peer.padEnd(30)} ${r.peer_ms === null ? '        n/a' : `${r.peer_ms.toFixed(2).padStart(8)}${(r.unit ?? 'ms').padEnd(3)}`}  ${r.ratio === null ? 'n/a' : `${r.ratio.toFixed(3)}x`}${r.note ? `  (${r.note})` : ''}`,
   )
 }
 console.log('\n' + JSON.stringify(rows))

@@ -7,6 +7,8 @@ export interface BenchRow {
   /** skiff / peer (lower is better); null when the peer could not run here. */
   ratio: number | null
   note?: string
+  /** what skiff_ms and peer_ms count when not milliseconds (e.g. 'MiB') */
+  unit?: string
 }
 
 export function percentile(xs: number[], p: number): number {

@@ -33,7 +33,9 @@ export interface NativeSys {
   /** A new network namespace with lo up, bound at `path` (must not exist), made without
    *  a fork on a pool thread (feature 'netns'). Undone by umount2(path, MNT_DETACH) + unlink. */
   netnsCreate?(path: string): Promise<void>
-  /** what this build does beyond the base set: 'spawn-stdin', 'netns' */
+  /** execve(2): replace this process with `file` (same pid and stdio); returns only by throwing (feature 'execve'). */
+  execve?(file: string, argv: string[], envp: string[]): never
+  /** what this build does beyond the base set: 'spawn-stdin', 'netns', 'execve' */
   features?: string[]
 }
 

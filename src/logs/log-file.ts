@@ -44,6 +44,7 @@ export interface JobLog {
 const CHECKPOINT_EVERY = 1 << 20
 /** File bytes per read (a follower far behind reads this much per step). */
 export const DEFAULT_CHUNK = 1024 * 1024
+const FIRST_READ = 64 * 1024
 const MAX_LINE = 1 << 20 // conmon lines are ≤ 8192 + header; anything longer is not conmon's
 
 export async function loadMeta(dir: string): Promise<RetentionMeta> {
@@ -91,6 +92,8 @@ export class LogCursor {
   #offset: number
   #from: number
   #chunk: number
+  /** the next read's size: from 64 KiB up to #chunk while reads come back full */
+  #readSize: number
   #coalesce: number
   #time = makeTimeParser()
   #closed = false
@@ -107,6 +110,9 @@ export class LogCursor {
     // Asked for bytes that retention already dropped: the first next() yields the marker.
     if (this.#from < log.meta.offsetStart) (this.#filePos = -1), (this.#offset = 0)
     this.#chunk = opts.chunk ?? DEFAULT_CHUNK
+    // Most logs are small (every ?wait=true reads one): a 2 MiB slab for 20 bytes of output
+    // is 2 MiB of garbage per request. Reads start small and grow 4x while they come back full.
+    this.#readSize = Math.min(FIRST_READ, this.#chunk)
     this.#coalesce = opts.coalesce ?? 0
   }
 
@@ -129,7 +135,7 @@ export class LogCursor {
   /** `size` bytes of the slab nobody references yet. */
   #take(size: number): Buffer {
     if (!this.#slab || this.#slab.length - this.#slabUsed < size) {
-      this.#slab = Buffer.allocUnsafeSlow(Math.max(size, this.#chunk * 2))
+      this.#slab = Buffer.allocUnsafeSlow(Math.max(size, this.#readSize * 2))
       this.#slabUsed = 0
     }
     return this.#slab.subarray(this.#slabUsed, this.#slabUsed + size)
@@ -144,7 +150,7 @@ export class LogCursor {
       if (gap) out.push(gap)
       const fd = await this.#open()
       if (!fd) return out
-      let size = this.#chunk
+      let size = this.#readSize
       let buf: Buffer
       let n: number
       for (;;) {
@@ -164,6 +170,7 @@ export class LogCursor {
         this.#eof = true
         return out
       }
+      if (n === size && size < this.#chunk) this.#readSize = Math.min(size * 4, this.#chunk)
       // Only a line torn at EOF can be final: a chunk boundary inside a line is not a tear.
       const res = decodeLines(buf, { end: n, offset: this.#offset, from: this.#from, final: opts.final && n < size, coalesce: this.#coalesce })
       for (const r of res.runs) out.push({ offset: r.offset, stream: r.stream, time: this.#time(r.ts), data: r.data })

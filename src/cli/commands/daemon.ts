@@ -1,4 +1,5 @@
 import { loadConfig, type ConfigInput } from '../../config.js'
+import { nativeWith } from '../../lib/native.js'
 import { defineCommand } from '../command.js'
 
 export default defineCommand({
@@ -24,6 +25,7 @@ export default defineCommand({
   },
   args: { max: 0 },
   async run({ flags: f }) {
+    withDaemonFlags()
     const flags: Partial<ConfigInput> & { configFile?: string } = {
       configFile: f.config as string | undefined,
       dataDir: f['data-dir'] as string | undefined,
@@ -66,3 +68,25 @@ export default defineCommand({
     process.exit(0)
   },
 })
+
+/** V8 flags for a long-running daemon. Node's default young generation grows to
+ *  16 MiB semi-spaces: ~30 MiB resident that a daemon allocating small requests
+ *  never needs (measured: the same 400 jobs in the same time, 25-30 MiB less RSS). */
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1']
+
+/** However the daemon was started (`skiff daemon`, `node bin/skiff.js daemon`, a
+ *  unit file), re-run this very process with DAEMON_NODE_FLAGS: execve keeps the pid
+ *  and stdio, and nothing is open yet. Without the addon it runs on as it is.
+ *  SKIFF_DAEMON_EXEC=0 turns it off. */
+function withDaemonFlags(): void {
+  if (process.env.SKIFF_DAEMON_EXEC === '0') return
+  const has = (flag: string) => process.execArgv.some((a) => a.split('=')[0] === flag.split('=')[0])
+  const missing = DAEMON_NODE_FLAGS.filter((fl) => !has(fl))
+  const sys = nativeWith('execve')
+  if (!missing.length || !sys?.execve) return
+  try {
+    sys.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`))
+  } catch {
+    /* could not: run with Node's defaults */
+  }
+}

@@ -5,11 +5,12 @@ import { openApiDocument } from '../openapi.js'
 import { docsRoutes } from './docs.js'
 
 export function systemRoutes(d: ApiDeps, version: string) {
-  const doc = openApiDocument(version)
+  // built at the first request: the document is ~1 MB of objects a daemon rarely serves
+  let doc: ReturnType<typeof openApiDocument> | undefined
   return new Hono()
     .get('/healthz', (c) => c.json({ ok: true }))
     .get('/metrics', async (c) => c.text(await d.metrics.registry.metrics(), 200, { 'Content-Type': d.metrics.registry.contentType }))
-    .get('/openapi.json', (c) => c.json(doc))
+    .get('/openapi.json', (c) => c.json((doc ??= openApiDocument(version))))
     .route('/', docsRoutes())
     // authenticated like every route: the ticket stands in for the token on ONE WebSocket upgrade
     .post('/auth/tickets', (c) => {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import { Agent, request } from 'undici'
+import type { Agent } from 'undici'
 import { aborted, insecureRefused, redirectRefused, registryTimeout, registryUnavailable } from '../errors.js'
 
 export interface HttpRequest {
@@ -76,12 +76,14 @@ export const mapBodyError = (url: string, e: unknown, bodyTimeoutMs?: number): u
 /** The bottom fetcher: one undici request with header/body/connect timeouts. A stalled
  *  connection only fails its own request; every request has its own timers. */
 export function baseFetcher(opts: TransportOptions = {}): { fetch: Fetcher; close(): Promise<void> } {
-  const dispatcher =
-    opts.dispatcher ??
-    new Agent({ connect: { timeout: opts.connectTimeoutMs ?? 10_000 }, connections: 16, keepAliveTimeout: 10_000 })
+  // undici (~6 MB of heap) loads at the first registry request, not with the daemon:
+  // most daemons pull rarely, and a daemon that never pulls never pays for it
+  let dispatcher: Agent | undefined = opts.dispatcher
   const fetch: Fetcher = async (req) => {
+    const undici = await import('undici')
+    dispatcher ??= new undici.Agent({ connect: { timeout: opts.connectTimeoutMs ?? 10_000 }, connections: 16, keepAliveTimeout: 10_000 })
     try {
-      const res = await request(req.url, {
+      const res = await undici.request(req.url, {
         method: req.method,
         headers: { 'user-agent': opts.userAgent ?? 'skiff/0.1', ...req.headers },
         signal: req.signal,
@@ -96,7 +98,7 @@ export function baseFetcher(opts: TransportOptions = {}): { fetch: Fetcher; clos
       throw m
     }
   }
-  return { fetch, close: () => (opts.dispatcher ? Promise.resolve() : dispatcher.close()) }
+  return { fetch, close: () => (opts.dispatcher || !dispatcher ? Promise.resolve() : dispatcher.close()) }
 }
 
 /** Refuse http:// to anything but loopback/insecure registries; refuse non-http(s) schemes. */
