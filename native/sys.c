@@ -702,6 +702,11 @@ static napi_value Execve(napi_env env, napi_callback_info info) {
   }
   char **args = get_string_array(env, argv[1]);
   char **envp = get_string_array(env, argv[2]);
+  // node marks its stdio close-on-exec at startup: the new image must keep them
+  for (int fd = 0; fd <= 2; fd++) {
+    int fl = fcntl(fd, F_GETFD);
+    if (fl >= 0) fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+  }
   execve(file, args, envp);
   int err = errno;
   free(file);

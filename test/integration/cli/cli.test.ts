@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { PACKAGE_ROOT } from '../../../src/lib/paths.js'
@@ -118,6 +118,12 @@ describe('skiff CLI', () => {
 })
 
 describe('skiff daemon', () => {
+  it('runs itself with the daemon\'s V8 flags (re-exec in place: same pid, still answering)', async () => {
+    const argv = readFileSync(`/proc/${d.child.pid}/cmdline`, 'utf8').split('\0')
+    expect(argv).toContain('--max-semi-space-size=1')
+    expect((await d.api('GET', '/healthz')).status).toBe(200)
+  })
+
   it('exits non-zero, at once, when told to listen on a public address without the opt-in', async () => {
     const r = await skiff(['daemon', '--data-dir', join(d.dataDir, 'public'), '--socket', join(d.dataDir, 'public.sock'), '--listen', '0.0.0.0:1'])
     expect(r.code).not.toBe(0)
