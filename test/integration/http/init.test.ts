@@ -19,7 +19,8 @@ describe('"init": true', () => {
     await running(j.id)
     // the sleep is running as pid 1's child once ps shows it
     let ps = ''
-    for (let i = 0; i < 250 && !/sleep 100000/.test(ps); i++) ps = (await d.api('POST', `/jobs/${j.id}/exec`, { cmd: ['ps', '-o', 'pid,ppid,args'] })).json.stdout
+    // (the child's own line, not the init's "/dev/init -- sleep 100000", which shows before tini has forked)
+    for (let i = 0; i < 250 && !/^\s*\d+\s+1\s+sleep 100000$/m.test(ps); i++) ps = (await d.api('POST', `/jobs/${j.id}/exec`, { cmd: ['ps', '-o', 'pid,ppid,args'] })).json.stdout
     expect(ps).toMatch(/^\s*1\s+0\s+\/dev\/init -- sleep 100000$/m)
     expect(ps).toMatch(/^\s*\d+\s+1\s+sleep 100000$/m)
     expect((await d.api('POST', `/jobs/${j.id}/kill`, { signal: 'SIGTERM' })).status).toBe(202)
