@@ -92,7 +92,9 @@ export interface Docker {
   cleanup(): void
 }
 
-export function docker(): Docker {
+/** `bridge`: containers get docker's default bridge network on this existing bridge
+ *  (still no iptables, no forwarding changes); without it, no bridge network at all. */
+export function docker(o: { bridge?: string } = {}): Docker {
   const missing = ['dockerd', 'containerd', 'docker'].filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0)
   const none = (why: string): Docker => ({ available: false, why, run: () => ({ status: null, stdout: '', stderr: why }), env: {}, pids: [], cleanup() {} })
   if (missing.length) return none(`not installed: ${missing.join(', ')}`)
@@ -147,7 +149,7 @@ export function docker(): Docker {
     for (let i = 0; i < 300 && !existsSync(ctrdSock); i++) spawnSync('sleep', ['0.1'])
     start('dockerd', [
       `--containerd=${ctrdSock}`, '--data-root', join(dir, 'docker'), '--exec-root', join(dir, 'dexec'), '-H', host, '--pidfile', join(dir, 'dockerd.pid'),
-      '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false',
+      `--bridge=${o.bridge ?? 'none'}`, '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false',
     ], 'dockerd.log')
     for (let i = 0; i < 300; i++) {
       if (run(['version']).status === 0) return { available: true, run, env, pids, cleanup }

@@ -8,6 +8,7 @@ import type { BenchRow } from './types.js'
 const parts: [string, string, string][] = [
   ['pull', './pull.js', 'benchPull'],
   ['runtime', './runtime.js', 'benchRuntime'],
+  ['network', './network.js', 'benchNetwork'],
   ['api', './api.js', 'benchApi'],
   ['logs', './logs.js', 'benchLogs'],
   ['restart', './restart.js', 'benchRestart'],
