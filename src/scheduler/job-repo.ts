@@ -375,3 +375,6 @@ export class JobRepo {
 
 /** Container ids are per attempt, so a restart never collides with the last one. */
 export const containerIdFor = (jobId: string, n: number) => `${jobId}.${n}`
+
+/** The job a container belongs to (`<job>.<n>`; a container from before attempts is named after its job). */
+export const jobIdOfContainer = (containerId: string) => /^(.+)\.\d+$/.exec(containerId)?.[1] ?? containerId

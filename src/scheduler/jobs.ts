@@ -5,7 +5,7 @@ import { SkiffError } from '../lib/errors.js'
 import type { Logger } from '../lib/log.js'
 import type { AdmissionLimits } from './admission.js'
 import { Dispatcher } from './dispatcher.js'
-import { JobRepo } from './job-repo.js'
+import { JobRepo, jobIdOfContainer } from './job-repo.js'
 import { checkPrivileges, type PrivilegePolicy } from './privileges.js'
 import { isFinal } from './job-state.js'
 import type { ContainerLike, ImagesPort, LogsPort, NetworksPort, RuntimePort, StdinLike } from './ports.js'
@@ -354,7 +354,8 @@ export class JobService implements Scheduler {
     for (const id of (await this.#d.runtime.list?.()) ?? []) {
       if (held.has(id)) continue
       const c = await this.#d.runtime.adopt(id, { start: false }).catch(() => undefined)
-      if (c) this.#sup.teardown(id, c)
+      // keyed by its job: the job's next attempt mounts the same writable layer only after this
+      if (c) this.#sup.teardown(jobIdOfContainer(id), c)
     }
     this.#dispatcher.start()
   }
