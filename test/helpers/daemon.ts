@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest'
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, createReadStream } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, createReadStream } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -117,11 +117,42 @@ export async function importBusybox(d: TestDaemon, ref = 'busybox:latest'): Prom
 
 /** Remove a daemon's data dir, unmounting anything left under it first. */
 export function removeDataDir(dir: string): void {
+  killContainers(dir)
   const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m): m is string => !!m && m.startsWith(dir + '/'))
   for (const m of mounts.sort().reverse()) {
     try { execFileSync('umount', [m]) } catch { execFileSync('umount', ['-l', m]) }
   }
   rmSync(dir, { recursive: true, force: true })
+}
+
+/** Containers outlive their daemon (live-restore): a test that stops its daemon
+ *  with jobs still running, or kills it -9, leaves them to us. Kill every
+ *  monitor and container of the data dir, and let the runtime delete their
+ *  state and cgroups — before the dir (their state) is removed. */
+export function killContainers(dir: string): void {
+  const containers = join(dir, 'runtime', 'containers')
+  const state = join(dir, 'runtime', 'state')
+  let ids: string[] = []
+  try {
+    ids = readdirSync(containers)
+  } catch {
+    return
+  }
+  for (const id of ids) {
+    for (const f of ['container.pid', 'conmon.pid']) {
+      try {
+        const pid = Number(readFileSync(join(containers, id, f), 'utf8'))
+        if (pid > 1) process.kill(pid, 'SIGKILL')
+      } catch {
+        /* gone, or never started */
+      }
+    }
+    try {
+      execFileSync('crun', ['--root', state, 'delete', '--force', id], { stdio: 'ignore' })
+    } catch {
+      /* not known to crun (exited and cleaned, or never created) */
+    }
+  }
 }
 
 /** A daemon with the busybox image for the tests of one file: started before
