@@ -147,10 +147,13 @@ export function killContainers(dir: string): void {
         /* gone, or never started */
       }
     }
-    try {
-      execFileSync('crun', ['--root', state, 'delete', '--force', id], { stdio: 'ignore' })
-    } catch {
-      /* not known to crun (exited and cleaned, or never created) */
+    for (const runtime of ['crun', 'runc']) {
+      try {
+        execFileSync(runtime, ['--root', state, 'delete', '--force', id], { stdio: 'ignore' })
+        break
+      } catch {
+        /* not this runtime's, or already cleaned */
+      }
     }
   }
 }
