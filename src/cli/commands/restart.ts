@@ -1,18 +1,3 @@
-import { defineCommand } from '../command.js'
-import { jobPath } from '../job-view.js'
-import { number } from '../run-flags.js'
+import { stopCommand } from './stop.js'
 
-export default defineCommand({
-  usage: '[-t SECONDS] JOB…',
-  description: 'Stops each job (as skiff stop does) if it is active, then starts it again.',
-  flags: { time: { short: 't', type: 'string', value: 'SECONDS', help: 'seconds to wait before SIGKILL (default: the job\'s --stop-timeout, else 10)' } },
-  args: { min: 1 },
-  async run({ flags: f, args, client }) {
-    const body = f.time === undefined ? {} : { timeout: number('-t/--time', f.time as string) }
-    for (const id of args) {
-      await client().json('POST', jobPath(id, '/restart'), body)
-      process.stdout.write(id + '\n')
-    }
-    return 0
-  },
-})
+export default stopCommand('restart', 'Stops each job (as skiff stop does) if it is active, then starts it again.')

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { PACKAGE_ROOT } from '../../../src/lib/paths.js'
 import { useBusyboxDaemon, type TestDaemon } from '../../helpers/daemon.js'
+import { runSkiff } from '../../helpers/skiff-cli.js'
 import { waitFor } from '../../helpers/wait.js'
 
 // The `skiff` CLI as users run it, against a real daemon over its unix socket.
@@ -13,23 +12,7 @@ beforeAll(() => {
   d = daemon()
 })
 
-function skiff(args: string[], opts: { input?: string; env?: Record<string, string>; onStdout?: (all: string) => void } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/skiff.js'), ...args], {
-      env: { ...process.env, SKIFF_SOCKET: d.socket, SKIFF_HOST: '', SKIFF_FROM_SOURCE: '1', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    c.stdout.on('data', (b) => {
-      stdout += b
-      opts.onStdout?.(stdout)
-    })
-    c.stderr.on('data', (b) => (stderr += b))
-    c.stdin.end(opts.input ?? '')
-    c.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const skiff = (args: string[], opts: Parameters<typeof runSkiff>[2] = {}) => runSkiff(d, args, opts)
 
 describe('skiff CLI', () => {
   it('run in the foreground streams stdout and stderr apart and exits with the job\'s code', async () => {
