@@ -9,6 +9,10 @@ export default defineConfig({
           sequence: { groupOrder: 0 },
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // A unit test that does real work (200 jobs through SQLite, a year of cron
+          // ticks) takes well under a second here, but a CI machine can be 3× slower
+          // and loaded: a hang still fails, a slow machine does not.
+          testTimeout: 30_000,
         },
       },
       {
