@@ -8,7 +8,7 @@ import { realClock, type Clock } from '../lib/clock.js'
 import { silentLogger, type Logger } from '../lib/log.js'
 import { cgroupDirs, detectCgroupMode } from './cgroups/detect.js'
 import { OciContainer, readMeta, type ContainerMeta } from './container.js'
-import { OciCli, type RuntimeName } from './driver.js'
+import { OciCli, type OciState, type RuntimeName } from './driver.js'
 import { invalidContainerId } from './errors.js'
 import { makeBundleDir, writeBundle, writeBundleFile, writeLargeBundleFile } from './bundle.js'
 import { attachNetwork, detachNetwork, etcFiles, NETWORK_FILE, ownNames, readHostFile, type NetworkDeps, type NetworkMeta } from './network/attach.js'
@@ -67,6 +67,21 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   const hostResolvConf = o.hostResolvConf ?? '/etc/resolv.conf'
   const netDeps: NetworkDeps = { cni: new Cni({ pluginDirs: o.cniPluginDirs ?? ['/usr/lib/cni', '/opt/cni/bin'] }), netnsDir: dirs.netns, ipamDir: dirs.ipam }
   const deps = (id: string) => ({ dir: join(dirs.containers, id), socketLink: join(dirs.sockets, id), cli, exits, clock, log, net: netDeps })
+
+  /** The runtime's state of a container, waiting out a create still in flight:
+   *  conmon outlives a daemon killed during create and finishes it, so an
+   *  adopter that looked too early would take a half-made container for gone
+   *  (and tear down what conmon is still building) or for one that can never be
+   *  started (`creating`). Polls while conmon lives, at most 30 s. */
+  async function createdState(id: string, dir: string): Promise<OciState | undefined> {
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const st = await cli.state(id)
+      if (st && st.status !== 'creating') return st
+      if (!processAlive(readPid(join(dir, 'conmon.pid'))) || Date.now() > deadline) return st
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
 
   return {
     name: cli.name,
@@ -180,7 +195,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         return undefined
       }
       const exited = exits.read(id)
-      const state = exited ? undefined : await cli.state(id)
+      const state = exited ? undefined : await createdState(id, dir)
       if (!exited && !state) {
         // Neither running nor a recorded exit: the monitor is gone. Clean up what is left.
         const c = new OciContainer(id, 0, meta, deps(id))
@@ -260,4 +275,23 @@ async function removeOrphanBundle(dir: string, net: NetworkDeps): Promise<void> 
   if (nm) await detachNetwork(JSON.parse(nm) as NetworkMeta, dir, net).catch(() => {})
   await unmountRootfs(join(dir, 'merged'), { lazy: true })
   await removeDir(dir).catch(() => {})
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const n = Number(readFileSync(file, 'utf8').trim())
+    return n > 0 ? n : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function processAlive(pid: number | undefined): boolean {
+  if (!pid) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }

@@ -345,6 +345,11 @@ export class JobService implements Scheduler {
           if (found) {
             const j = job.state === 'starting' ? this.#writer.transition(job.id, 'running', { startedAt: this.#d.clock.now(), detail: 'adopted after daemon restart' }, { state: 'running', startedAt: this.#d.clock.now() }) : job
             this.#sup.adopt(j, found)
+          } else if (job.state === 'starting') {
+            // the workload never ran (its container was not made, or not started): try again, uncounted
+            this.#writer.transition(job.id, 'queued', { queuedAt: this.#d.clock.now(), detail: 'retried: the daemon restarted while the job was starting' }, {
+              state: 'failed', reason: 'daemon-restart', message: 'the daemon restarted before the container started', finishedAt: this.#d.clock.now(),
+            })
           } else this.#sup.lost(job, `the daemon restarted while the job was ${job.state} and its container is gone`)
           break
         }

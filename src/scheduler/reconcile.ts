@@ -7,7 +7,8 @@ import { startsOnBoot, type RestartPolicy } from './restart-policy.js'
  *  - pulling: the workload never ran; retry it (uncounted: the platform failed).
  *  - starting / running: re-adopt the attempt's container — it may still run
  *    (its monitor outlived us) or have exited meanwhile (its exit is recorded
- *    then, and the restart policy applies).
+ *    then, and the restart policy applies). A `starting` attempt whose container
+ *    is gone never ran its workload: it is retried, uncounted, like a pull.
  *  - settled: comes back only if its policy says so (docker: `always` even after a
  *    manual stop, `unless-stopped` unless the user stopped it). */
 export type BootAction = 'none' | 'arm-backoff' | 'requeue' | 'adopt' | 'start'

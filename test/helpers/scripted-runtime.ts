@@ -99,7 +99,8 @@ export class ScriptedRuntime implements RuntimePort {
     const never = new Promise<never>(() => {})
     const wrap = (c: ScriptedContainer): ContainerLike => ({
       id: c.id,
-      start: () => (dead ? never : c.start()),
+      // a daemon that died during the call never sees it return
+      start: () => (dead ? never : c.start().then(() => (dead ? never : undefined))),
       wait: () => (dead ? never : c.wait().then((e) => (dead ? never : e))),
       kill: (sig) => (dead ? Promise.resolve() : c.kill(sig)),
       exec: (cmd) => (dead ? never : c.exec(cmd)),

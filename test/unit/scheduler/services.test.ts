@@ -292,6 +292,23 @@ describe('services: restarts, stops, health, live-restore', () => {
       await running(job.id, 2)
     })
 
+    it('a job killed -9 while starting, its container gone: retried (the workload never ran), uncounted', async () => {
+      rt.onStart = () => {
+        // the daemon dies inside the start; the runtime kept nothing
+        crash()
+        for (const c of rt.containers) c.removed = true
+      }
+      const job = svc.submit(spec())
+      await rt.nth(1)
+      await flush()
+      rt.onStart = undefined
+      expect(repo.get(job.id)!.state).toBe('starting')
+      svc = await make()
+      ;(await running(job.id, 2)).exit({ exitCode: 0 })
+      expect(await svc.wait(job.id)).toMatchObject({ state: 'exited', exitCode: 0, attempt: 2, failures: 0 })
+      expect(svc.attempts(job.id).map((a) => [a.state, a.reason])).toEqual([['failed', 'daemon-restart'], ['exited', null]])
+    })
+
     it('unless-stopped stays stopped; always comes back', async () => {
       const a = svc.submit(spec({ restart: { mode: 'unless-stopped' } }))
       const b = svc.submit(spec({ restart: { mode: 'always' } }))
