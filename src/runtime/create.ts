@@ -1,4 +1,4 @@
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { removeFile } from '../lib/remove-tree.js'
 import { join } from 'node:path'
@@ -78,7 +78,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
     for (;;) {
       const st = await cli.state(id)
       if (st && st.status !== 'creating') return st
-      if (!processAlive(readPid(join(dir, 'conmon.pid'))) || Date.now() > deadline) return st
+      if (!processAlive(monitorPid(id, dir)) || Date.now() > deadline) return st
       await new Promise((r) => setTimeout(r, 50))
     }
   }
@@ -196,8 +196,10 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       }
       const exited = exits.read(id)
       const state = exited ? undefined : await createdState(id, dir)
-      if (!exited && !state) {
-        // Neither running nor a recorded exit: the monitor is gone. Clean up what is left.
+      // No recorded exit and no monitor (conmon died with the daemon during the
+      // create, or the container is gone): nobody would log its output or record
+      // its exit, so it cannot be adopted. Clean up what is left.
+      if (!exited && (!state || !processAlive(monitorPid(id, dir)))) {
         const c = new OciContainer(id, 0, meta, deps(id))
         await c.remove().catch(() => {})
         return undefined
@@ -284,6 +286,23 @@ function readPid(file: string): number | undefined {
   } catch {
     return undefined
   }
+}
+
+/** The container's conmon: from its pid file, or — in the moment between its
+ *  spawn and that file, which a crash can hit — found by its `-c <id>` argument. */
+function monitorPid(id: string, dir: string): number | undefined {
+  const pid = readPid(join(dir, 'conmon.pid'))
+  if (pid) return pid
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')
+      if (argv[0]?.endsWith('conmon') && argv.includes('-c') && argv[argv.indexOf('-c') + 1] === id) return Number(p)
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined
 }
 
 function processAlive(pid: number | undefined): boolean {
