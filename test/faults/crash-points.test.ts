@@ -75,8 +75,8 @@ describe('crash points', () => {
         } else {
           const log = (await d.api('GET', `/jobs/${a.id}/logs`)).text
           if (j.state === 'failed') {
-            // killed between "starting" and a live container: recorded as failed, saying why (the
-            // scheduler's reconciliation; job-state.ts allows starting → queued, a retry, instead)
+            // a job cut before its container started is retried by the next daemon (uncounted);
+            // one whose image step failed for good may still end failed, saying why
             expect([a.id, (j as { message?: string }).message]).toEqual([a.id, expect.stringContaining('daemon restarted')])
             expect(counted.startsWith(log)).toBe(true)
             failedAtStart++
@@ -92,7 +92,7 @@ describe('crash points', () => {
       for (const t0 = Date.now(); bad.length && Date.now() - t0 < 30_000; bad = storeFindings(d.dataDir).filter((f) => !f.ok)) await new Promise((r) => setTimeout(r, 100))
       expect([it, kind, bad]).toEqual([it, kind, []])
     }
-    console.log(`crash points: ${ITERATIONS} kills, ${all.length} acknowledged jobs, ${failedAtStart} recorded failed (killed while starting)`)
+    console.log(`crash points: ${ITERATIONS} kills, ${all.length} acknowledged jobs, ${failedAtStart} recorded failed`)
     // every job acknowledged in any iteration is still known
     const listed = new Set(((await d.api('GET', '/jobs?limit=1000')).json.items as { id: string }[]).map((j) => j.id))
     expect(all.filter((a) => !listed.has(a.id))).toEqual([])
