@@ -45,6 +45,7 @@ const COMPUTED: { file: string; expr: string; runs: string[] | 'wrapper'; why: s
   { file: 'src/runtime/monitor.ts', expr: 'p.conmon', runs: ['conmon'], why: 'conmon, found by doctor' },
   { file: 'src/runtime/exec.ts', expr: 'd.cli.path', runs: ['crun', 'runc'], why: 'the OCI runtime\'s exec' },
   { file: 'test/contract/runtime-driver.contract.ts', expr: 'name', runs: ['crun', 'runc'], why: 'the contract runs per runtime' },
+  { file: 'test/helpers/daemon.ts', expr: 'runtime', runs: ['crun', 'runc'], why: 'killContainers deletes leftovers with either runtime' },
   { file: 'test/integration/runtime/runtime-binary.test.ts', expr: 'a.path', runs: ['crun'], why: 'the runtime binary, cloned or installed' },
   { file: 'test/integration/lib/native.test.ts', expr: '/bin/sh -c script', runs: ['ps', 'tr', 'grep'], why: 'the script of the first spawnDetached test' },
   { file: 'test/integration/lib/native.test.ts', expr: "join(dir, 'no-such-program')", runs: [], why: 'a program that must not exist' },
