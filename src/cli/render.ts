@@ -21,3 +21,16 @@ export function shortId(id: string): string {
 export function printJson(v: unknown): void {
   process.stdout.write(JSON.stringify(v, null, 2) + '\n')
 }
+
+/** An argv as a shell would read it back: words with spaces or quotes in single quotes. */
+export function shellJoin(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')
+}
+
+/** ps's COMMAND as docker writes it: the command cut to 20 characters with …,
+ *  inside its quotes (strconv.Quote of Ellipsis(command, 20)): "sh -c 'echo hello…". */
+export function commandColumn(argv: readonly string[], trunc = true, width = 20): string {
+  const chars = [...shellJoin(argv)]
+  const s = trunc && chars.length > width ? chars.slice(0, width - 1).join('') + '…' : chars.join('')
+  return JSON.stringify(s)
+}
