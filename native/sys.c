@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/btrfs.h>
+#include <linux/btrfs_tree.h>
 #include <linux/falloc.h>
 #include <node_api.h>
 #include <stdbool.h>
@@ -59,6 +61,11 @@ static const char *errno_name(int err) {
     case EACCES: return "EACCES";
     case ENAMETOOLONG: return "ENAMETOOLONG";
     case ENOTEMPTY: return "ENOTEMPTY";
+    case EEXIST: return "EEXIST";
+    case ENOTTY: return "ENOTTY";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EDQUOT: return "EDQUOT";
+    case ENOSPC: return "ENOSPC";
     case ENOTCONN: return "ENOTCONN";
     case EMSGSIZE: return "EMSGSIZE";
     default: return "ERRNO";
@@ -91,10 +98,11 @@ typedef struct {
   char *a, *b, *c, *d;
   unsigned long flags;
   int pid;
+  unsigned long long u64;
   int rc, err, status;
 } job_t;
 
-enum { OP_MOUNT, OP_UMOUNT2, OP_WAITPID, OP_RMTREE, OP_NETNS };
+enum { OP_MOUNT, OP_UMOUNT2, OP_WAITPID, OP_RMTREE, OP_NETNS, OP_SUBVOL_CREATE, OP_SUBVOL_DELETE, OP_QGROUP_LIMIT, OP_QGROUP_DESTROY };
 
 static void job_free(job_t *j) {
   free(j->a);
@@ -159,6 +167,60 @@ static int netns_create(const char *path) {
   return rc;
 }
 
+// ---- btrfs: a job's writable layer as a subvolume with a qgroup limit ----------
+// The kernel enforces the limit (EDQUOT in the job) and keeps it on disk, so it
+// holds with the daemon gone; all of it is ioctls on an open dir, no btrfs(8).
+
+static int open_dir(const char *path) { return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC); }
+
+// create (or, with destroy, delete) subvolume `name` in dir `parent`
+static int subvol_op(const char *parent, const char *name, int destroy) {
+  struct btrfs_ioctl_vol_args args;
+  if (strlen(name) > BTRFS_PATH_NAME_MAX || strchr(name, '/')) {
+    errno = EINVAL;
+    return -1;
+  }
+  int fd = open_dir(parent);
+  if (fd < 0) return -1;
+  memset(&args, 0, sizeof args);
+  strcpy(args.name, name);
+  int rc = ioctl(fd, destroy ? BTRFS_IOC_SNAP_DESTROY : BTRFS_IOC_SUBVOL_CREATE, &args);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return rc;
+}
+
+// max referenced bytes of the subvolume `path` is in; (u64)-1 clears the limit
+static int qgroup_limit(const char *path, unsigned long long bytes) {
+  struct btrfs_ioctl_qgroup_limit_args args;
+  int fd = open_dir(path);
+  if (fd < 0) return -1;
+  memset(&args, 0, sizeof args);
+  args.qgroupid = 0;  // 0: the subvolume of fd
+  args.lim.flags = BTRFS_QGROUP_LIMIT_MAX_RFER;
+  args.lim.max_rfer = bytes;
+  int rc = ioctl(fd, BTRFS_IOC_QGROUP_LIMIT, &args);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return rc;
+}
+
+static int qgroup_destroy(const char *path, unsigned long long id) {
+  struct btrfs_ioctl_qgroup_create_args args;
+  int fd = open_dir(path);
+  if (fd < 0) return -1;
+  memset(&args, 0, sizeof args);
+  args.create = 0;
+  args.qgroupid = id;
+  int rc = ioctl(fd, BTRFS_IOC_QGROUP_CREATE, &args);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return rc;
+}
+
 static void job_execute(napi_env env, void *data) {
   (void)env;
   job_t *j = data;
@@ -188,13 +250,23 @@ static void job_execute(napi_env env, void *data) {
     case OP_NETNS:
       j->rc = netns_create(j->b);
       break;
+    case OP_SUBVOL_CREATE:
+    case OP_SUBVOL_DELETE:
+      j->rc = subvol_op(j->b, j->c, j->op == OP_SUBVOL_DELETE);
+      break;
+    case OP_QGROUP_LIMIT:
+      j->rc = qgroup_limit(j->b, j->u64);
+      break;
+    case OP_QGROUP_DESTROY:
+      j->rc = qgroup_destroy(j->b, j->u64);
+      break;
   }
   j->err = j->rc < 0 ? errno : 0;
 }
 
 static void job_complete(napi_env env, napi_status status, void *data) {
   job_t *j = data;
-  static const char *names[] = {"mount", "umount2", "waitpid", "rmtree", "netnsCreate"};
+  static const char *names[] = {"mount", "umount2", "waitpid", "rmtree", "netnsCreate", "subvolCreate", "subvolDelete", "qgroupLimit", "qgroupDestroy"};
   if (status != napi_ok) {
     napi_reject_deferred(env, j->deferred, errno_error(env, names[j->op], ECANCELED));
   } else if (j->rc < 0) {
@@ -305,6 +377,81 @@ static napi_value NetnsCreate(napi_env env, napi_callback_info info) {
   j->b = argc > 0 ? get_string(env, argv[0], &is_null) : NULL;
   if (!j->b || j->b[0] != '/') return usage_error(env, j, "netnsCreate(absolutePath)");
   return queue_job(env, j);
+}
+
+// subvolCreate(parent, name) / subvolDelete(parent, name): Promise<void>
+static napi_value subvol_call(napi_env env, napi_callback_info info, int op, const char *usage) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int is_null;
+  job_t *j = calloc(1, sizeof *j);
+  j->op = op;
+  j->b = argc > 0 ? get_string(env, argv[0], &is_null) : NULL;
+  j->c = argc > 1 ? get_string(env, argv[1], &is_null) : NULL;
+  if (!j->b || j->b[0] != '/' || !j->c || !j->c[0]) return usage_error(env, j, usage);
+  return queue_job(env, j);
+}
+static napi_value SubvolCreate(napi_env env, napi_callback_info info) { return subvol_call(env, info, OP_SUBVOL_CREATE, "subvolCreate(absoluteParent, name)"); }
+static napi_value SubvolDelete(napi_env env, napi_callback_info info) { return subvol_call(env, info, OP_SUBVOL_DELETE, "subvolDelete(absoluteParent, name)"); }
+
+// qgroupLimit(path, bytes | null): Promise<void> — null clears the limit
+// qgroupDestroy(pathOnFs, qgroupId): Promise<void>
+static napi_value qgroup_call(napi_env env, napi_callback_info info, int op, const char *usage) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int is_null;
+  job_t *j = calloc(1, sizeof *j);
+  j->op = op;
+  j->b = argc > 0 ? get_string(env, argv[0], &is_null) : NULL;
+  napi_valuetype t = napi_undefined;
+  if (argc > 1) napi_typeof(env, argv[1], &t);
+  double v = 0;
+  if (t == napi_number) napi_get_value_double(env, argv[1], &v);
+  if (!j->b || j->b[0] != '/' || (t != napi_number && !(op == OP_QGROUP_LIMIT && t == napi_null)) || v < 0) return usage_error(env, j, usage);
+  j->u64 = t == napi_null ? (unsigned long long)-1 : (unsigned long long)v;
+  return queue_job(env, j);
+}
+static napi_value QgroupLimit(napi_env env, napi_callback_info info) { return qgroup_call(env, info, OP_QGROUP_LIMIT, "qgroupLimit(absolutePath, bytes | null)"); }
+static napi_value QgroupDestroy(napi_env env, napi_callback_info info) { return qgroup_call(env, info, OP_QGROUP_DESTROY, "qgroupDestroy(absolutePath, qgroupId)"); }
+
+// btrfsInfo(path): { fsid, subvolId } — synchronous: two ioctls that read in-memory state
+static napi_value BtrfsInfo(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int is_null;
+  char *path = argc > 0 ? get_string(env, argv[0], &is_null) : NULL;
+  if (!path || path[0] != '/') {
+    free(path);
+    napi_throw_type_error(env, NULL, "btrfsInfo(absolutePath)");
+    return NULL;
+  }
+  int fd = open_dir(path);
+  free(path);
+  if (fd < 0) return throw_errno(env, "btrfsInfo", errno);
+  struct btrfs_ioctl_fs_info_args fi;
+  struct btrfs_ioctl_ino_lookup_args il;
+  memset(&fi, 0, sizeof fi);
+  memset(&il, 0, sizeof il);
+  il.objectid = BTRFS_FIRST_FREE_OBJECTID;  // treeid 0 in: the tree (subvolume) of fd out
+  if (ioctl(fd, BTRFS_IOC_FS_INFO, &fi) < 0 || ioctl(fd, BTRFS_IOC_INO_LOOKUP, &il) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, "btrfsInfo", e);
+  }
+  close(fd);
+  char uuid[37];
+  const unsigned char *u = fi.fsid;
+  snprintf(uuid, sizeof uuid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+  napi_value out, v;
+  napi_create_object(env, &out);
+  napi_create_string_utf8(env, uuid, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, out, "fsid", v);
+  napi_create_double(env, (double)il.treeid, &v);
+  napi_set_named_property(env, out, "subvolId", v);
+  return out;
 }
 
 // ---- spawn ---------------------------------------------------------------------
@@ -729,17 +876,24 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"punchHole", NULL, PunchHole, NULL, NULL, NULL, napi_default, NULL},
       {"netnsCreate", NULL, NetnsCreate, NULL, NULL, NULL, napi_default, NULL},
       {"execve", NULL, Execve, NULL, NULL, NULL, napi_default, NULL},
+      {"subvolCreate", NULL, SubvolCreate, NULL, NULL, NULL, napi_default, NULL},
+      {"subvolDelete", NULL, SubvolDelete, NULL, NULL, NULL, napi_default, NULL},
+      {"qgroupLimit", NULL, QgroupLimit, NULL, NULL, NULL, napi_default, NULL},
+      {"qgroupDestroy", NULL, QgroupDestroy, NULL, NULL, NULL, napi_default, NULL},
+      {"btrfsInfo", NULL, BtrfsInfo, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   // what this build can do beyond the base set (an older build lacks them; callers fall back)
   napi_value features, f;
-  napi_create_array_with_length(env, 3, &features);
+  napi_create_array_with_length(env, 4, &features);
   napi_create_string_utf8(env, "spawn-stdin", NAPI_AUTO_LENGTH, &f);
   napi_set_element(env, features, 0, f);
   napi_create_string_utf8(env, "netns", NAPI_AUTO_LENGTH, &f);
   napi_set_element(env, features, 1, f);
   napi_create_string_utf8(env, "execve", NAPI_AUTO_LENGTH, &f);
   napi_set_element(env, features, 2, f);
+  napi_create_string_utf8(env, "btrfs-quota", NAPI_AUTO_LENGTH, &f);
+  napi_set_element(env, features, 3, f);
   napi_set_named_property(env, exports, "features", features);
   return exports;
 }

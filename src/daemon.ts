@@ -93,7 +93,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
   }
   const tickets = new TicketStore()
   const app = createApp({
-    jobs, networks, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), tickets, bodyLimit: config.bodyLimit, logRoutes: logDeps, host: probeHostFacts(), schedules,
+    jobs, networks, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), tickets, bodyLimit: config.bodyLimit, logRoutes: logDeps, host: { ...probeHostFacts(), disk: runtime.diskSupport() }, schedules,
   })
   await networks.start()
   await jobs.boot()

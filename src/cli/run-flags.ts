@@ -88,6 +88,8 @@ export const RUN_FLAGS: Record<string, RunFlag> = {
   cpus: { type: 'string', value: 'N', help: 'CPU limit in cores, e.g. 0.5', field: 'limits.cpus', apply: (b, v) => limit('cpus', number('--cpus', v as string))(b) },
   'pids-limit': { type: 'string', value: 'N', help: 'max number of processes', field: 'limits.pids', apply: (b, v) => limit('pids', number('--pids-limit', v as string))(b) },
   pids: { type: 'string', value: 'N', hidden: true, help: 'same as --pids-limit', field: 'limits.pids', apply: (b, v) => limit('pids', number('--pids', v as string))(b) },
+  disk: { type: 'string', value: 'BYTES', help: 'cap on what the job\'s writable layer holds, e.g. 512m (needs the data dir on btrfs with quotas: skiff doctor tells)', field: 'limits.disk', apply: (b, v) => limit('disk', v)(b) },
+  'storage-opt': { type: 'multi', value: 'size=BYTES', help: 'docker\'s form of --disk (size= is the only option)', field: 'limits.disk', apply: (b, v) => limit('disk', storageSize(v as string[]))(b) },
   timeout: { type: 'string', value: 'DURATION', help: 'wall-clock limit, e.g. 30s, 5m: the job is killed and ends timed_out', field: 'limits.timeout', apply: (b, v) => limit('timeout', v)(b) },
   network: { type: 'string', value: 'NET', help: 'none (default without -p), host, bridge (the "default" network) or a network\'s name', field: 'network', apply: (b, v) => setNetwork(b, v as string) },
   net: { type: 'string', value: 'NET', hidden: true, help: 'same as --network', field: 'network', apply: (b, v) => setNetwork(b, v as string) },
@@ -103,6 +105,17 @@ export const RUN_FLAGS: Record<string, RunFlag> = {
   'cap-drop': { type: 'multi', value: 'CAP', help: 'drop a Linux capability from the default set (ALL drops every one)', field: 'capDrop', apply: (b, v) => (b.capDrop = v) },
   pull: { type: 'string', value: 'POLICY', help: 'pull the image: missing (default), always, never', field: 'pull', apply: (b, v) => (b.pull = v) },
   json: { type: 'boolean', help: 'print the job as JSON (with -d: at once; else when it ends)' },
+}
+
+/** docker's --storage-opt size=512m; the last size wins, like docker's map. */
+function storageSize(opts: string[]): string {
+  let size: string | undefined
+  for (const o of opts) {
+    const m = /^size=(.+)$/i.exec(o)
+    if (!m) throw usageError(`--storage-opt: only size=BYTES is supported, got ${JSON.stringify(o)}`, '--storage-opt')
+    size = m[1]!
+  }
+  return size!
 }
 
 /** --network none|host|bridge is a mode, anything else a network's name (docker's rule). */

@@ -35,7 +35,16 @@ export interface NativeSys {
   netnsCreate?(path: string): Promise<void>
   /** execve(2): replace this process with `file` (same pid and stdio); returns only by throwing (feature 'execve'). */
   execve?(file: string, argv: string[], envp: string[]): never
-  /** what this build does beyond the base set: 'spawn-stdin', 'netns', 'execve' */
+  /** btrfs (feature 'btrfs-quota'), each an ioctl on a pool thread: make or delete subvolume
+   *  `name` in dir `parent`; set (null: clear) the max referenced bytes of the subvolume
+   *  `path` is in; destroy a quota group; and, synchronously, the filesystem's id and the
+   *  subvolume `path` is in. */
+  subvolCreate?(parent: string, name: string): Promise<void>
+  subvolDelete?(parent: string, name: string): Promise<void>
+  qgroupLimit?(path: string, bytes: number | null): Promise<void>
+  qgroupDestroy?(pathOnFs: string, qgroupId: number): Promise<void>
+  btrfsInfo?(path: string): { fsid: string; subvolId: number }
+  /** what this build does beyond the base set: 'spawn-stdin', 'netns', 'execve', 'btrfs-quota' */
   features?: string[]
 }
 

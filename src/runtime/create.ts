@@ -16,6 +16,7 @@ import { Cni } from './network/cni.js'
 import { hostsFile } from './network/etc-files.js'
 import { ExitWatcher } from './exit-watcher.js'
 import { launchMonitor } from './monitor.js'
+import { probeDiskSupport, removeLimitedLayer } from './disk-quota.js'
 import { mountRootfs, removeDir, unmountRootfs, UserFiles } from './rootfs.js'
 import { buildSpec } from './spec.js'
 import { parseHostLimits } from './spec-defaults.js'
@@ -99,7 +100,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       undo.defer(async () => (await binary).close())
 
       // rootfs step
-      const rootfs = await mountRootfs(dir, spec.rootfs)
+      const rootfs = await mountRootfs(dir, { ...spec.rootfs, ...(spec.limits.diskBytes !== undefined ? { diskBytes: spec.limits.diskBytes } : {}) })
       undo.defer(() => unmountRootfs(rootfs.merged))
       const [passwd, group] = await userFiles.get(spec.rootfs.lowerDirs, rootfs.merged)
       const user = resolveUser(p.user, passwd, group)
@@ -243,7 +244,12 @@ export function createRuntime(o: RuntimeOptions): Runtime {
 
     async removeLayer(key: string): Promise<void> {
       if (!ID.test(key)) throw invalidContainerId(key)
-      await removeDir(join(dirs.layers, key))
+      const dir = join(dirs.layers, key)
+      if (!(await removeLimitedLayer(dir))) await removeDir(dir)
+    },
+
+    diskSupport() {
+      return probeDiskSupport(dirs.layers)
     },
 
     close() {

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { detectCgroupMode, type CgroupMode } from './cgroups/detect.js'
 import { readMeta } from './container.js'
 import { Cni } from './network/cni.js'
+import { probeDiskSupport } from './disk-quota.js'
 
 export interface Finding {
   check: string
@@ -95,6 +96,14 @@ const CNI_PLUGINS = ['bridge', 'host-local', 'portmap', 'firewall']
 
 export async function runDoctor(): Promise<Finding[]> {
   return evaluate(gatherFacts())
+}
+
+/** Whether limits.disk can be honoured for the data dir (`<data-dir>/runtime/layers`, or its nearest existing parent). */
+export function diskFindings(layersDir: string): Finding[] {
+  const s = probeDiskSupport(layersDir)
+  return [s.available
+    ? { check: 'disk-limits', ok: true, severity: 'warn', message: `limits.disk available: btrfs quota groups on ${s.mount}` }
+    : { check: 'disk-limits', ok: false, severity: 'warn', message: `limits.disk unavailable: ${s.reason}`, fix: 'jobs without limits.disk are unaffected; to limit them, put the data dir on btrfs with `btrfs quota enable MOUNT`' }]
 }
 
 /** CNI CHECK of every bridge container under a runtime root (<data-dir>/runtime):

@@ -1,6 +1,7 @@
 import { availableParallelism, totalmem } from 'node:os'
 import { readFileSync } from 'node:fs'
 import { invalidArgument, type SkiffError } from '../lib/errors.js'
+import { diskLimitUnavailable, type DiskSupport } from './disk-quota.js'
 
 // What a job may ask for on this host, as pure functions of the host's facts:
 // the limits below are the kernel's, crun's and conmon's, found the hard way
@@ -15,6 +16,8 @@ export interface HostFacts {
   memoryBytes: number
   /** soft RLIMIT_STACK of the daemon, inherited by conmon, crun and the job's execve (Infinity: unlimited) */
   stackSoftLimit: number
+  /** whether limits.disk can be honoured (the runtime's diskSupport(); absent: not known, so not) */
+  disk?: DiskSupport
 }
 
 /** docker's --cpus=0.5 is quota/period = 50000/100000 µs. */
@@ -40,8 +43,11 @@ export function execArgMax(stackSoftLimit: number): number {
   return Math.max(Math.min((STK_LIM / 4) * 3, stackSoftLimit / 4), ARG_MAX_FLOOR)
 }
 
+/** below this, the overlay's own work dir and a shell's first write would not fit */
+export const MIN_DISK_BYTES = 1024 * 1024
+
 /** Pure: the first limit the host cannot honour, as a 400 naming the field. */
-export function limitsProblem(l: { memoryBytes?: number; cpus?: number; timeoutMs?: number }, host: HostFacts): SkiffError | undefined {
+export function limitsProblem(l: { memoryBytes?: number; cpus?: number; timeoutMs?: number; diskBytes?: number }, host: HostFacts): SkiffError | undefined {
   if (l.cpus !== undefined) {
     if (cpuQuotaUs(l.cpus) < MIN_CFS_QUOTA_US)
       return invalidArgument('limits.cpus', `must be at least ${MIN_CPUS} (the kernel's minimum CFS quota is ${MIN_CFS_QUOTA_US} µs per ${CFS_PERIOD_US} µs period)`)
@@ -52,6 +58,12 @@ export function limitsProblem(l: { memoryBytes?: number; cpus?: number; timeoutM
     if (l.memoryBytes > host.memoryBytes) return invalidArgument('limits.memory', `must be at most the host's memory (${host.memoryBytes} bytes)`)
   }
   if (l.timeoutMs !== undefined && l.timeoutMs > MAX_TIMEOUT_MS) return invalidArgument('limits.timeout', `must be at most ${MAX_TIMEOUT_MS / 1000}s`)
+  if (l.diskBytes !== undefined) {
+    if (!Number.isSafeInteger(l.diskBytes)) return invalidArgument('limits.disk', 'too large')
+    if (l.diskBytes < MIN_DISK_BYTES) return invalidArgument('limits.disk', 'must be at least 1m')
+    const d = host.disk ?? { available: false, reason: 'this daemon did not find out whether its data dir\'s filesystem can limit a job\'s disk' }
+    if (!d.available) return diskLimitUnavailable(d.reason)
+  }
   return undefined
 }
 

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync } from 'node:fs'
+import { diskLimitUnavailable, ensureLimitedLayer } from './disk-quota.js'
 import { lstat, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { badLayerPath, noLayers } from './errors.js'
@@ -22,7 +23,7 @@ export interface Rootfs {
  *  (upper/ + work/, same filesystem as overlayfs requires) is fresh inside the
  *  bundle, or in the caller's `layerDir`, created if missing and kept across
  *  containers. */
-export async function mountRootfs(bundle: string, r: { lowerDirs: readonly string[]; layerDir?: string }): Promise<Rootfs> {
+export async function mountRootfs(bundle: string, r: { lowerDirs: readonly string[]; layerDir?: string; diskBytes?: number }): Promise<Rootfs> {
   const layer = r.layerDir ?? bundle
   const upper = join(layer, 'upper')
   const work = join(layer, 'work')
@@ -32,6 +33,12 @@ export async function mountRootfs(bundle: string, r: { lowerDirs: readonly strin
   // upper/ is the root directory the container sees (overlayfs takes the merged
   // root's mode from it): 0755 like an image's /, or non-root users could not
   // traverse /. The layer dir around it stays private to root.
+  if (r.diskBytes !== undefined) {
+    // the limit is on the layer dir (a btrfs subvolume): only a caller-owned one has a life of its own to limit
+    if (!r.layerDir) throw diskLimitUnavailable('needs a writable layer of its own (rootfs.layerDir)')
+    await ensureLimitedLayer(r.layerDir, r.diskBytes)
+    chmodSync(r.layerDir, 0o700)
+  }
   if (r.layerDir) {
     mkdirSync(r.layerDir, { recursive: true, mode: 0o700 })
     mkdirSync(upper, { recursive: true, mode: 0o755 })

@@ -1,3 +1,4 @@
+import type { DiskSupport } from './disk-quota.js'
 import type { StdinWriter } from './stdin.js'
 
 export interface MountRequest {
@@ -88,7 +89,7 @@ export interface ContainerSpec {
   hostname: string
   /** more names of the container in its own /etc/hosts (e.g. the job's name) */
   aliases?: string[]
-  limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
+  limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number; /** bytes the writable layer may hold (limits.disk) */ diskBytes?: number }
   network: NetworkSpec
   mounts: MountRequest[]
   /** chosen by logs/, written by the monitor */
@@ -161,6 +162,8 @@ export interface Runtime {
   layerDir(key: string): string
   /** Remove that layer; no container may be using it. Idempotent. */
   removeLayer(key: string): Promise<void>
+  /** Whether `limits.diskBytes` can be honoured on the layers' filesystem, else why not (disk-quota.ts). */
+  diskSupport(): DiskSupport
   /** Rewrite the peers part of a container's /etc/hosts, in place (the file is bind-mounted:
    *  its inode must stay). No-op for a container that is gone. */
   updateHosts(id: string, peers: HostEntry[]): Promise<void>

@@ -24,7 +24,7 @@ export interface RunSpec {
   /** a pseudo-terminal (docker run -t); its initial size */
   tty?: boolean
   consoleSize?: { rows: number; cols: number }
-  limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number }
+  limits: { memoryBytes?: number; cpus?: number; pids?: number; timeoutMs?: number; /** bytes the writable layer may hold (limits.disk) */ diskBytes?: number }
   /** none: only lo; host: the host's network; bridge: a skiff network (`default` unless named) */
   network: { mode: 'none' | 'host' | 'bridge'; name?: string; aliases?: string[] }
   /** published ports (bridge only), parsed from docker's -p syntax */

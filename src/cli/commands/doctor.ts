@@ -11,11 +11,11 @@ export default defineCommand({
   },
   args: { max: 0 },
   async run({ flags: f }) {
-    const { networkFindings, runDoctor } = await import('../../runtime/index.js')
+    const { diskFindings, networkFindings, runDoctor } = await import('../../runtime/index.js')
     const { dataDirFindings } = await import('../../data-dir.js')
     const dir = (f['data-dir'] as string | undefined) ?? process.env.SKIFF_DATA_DIR ?? '/var/lib/skiff'
     const { storeFindings } = await import('../../store-check.js')
-    const findings = f.store ? storeFindings(dir) : [...(await runDoctor()), ...dataDirFindings(dir), ...(await networkFindings(join(dir, 'runtime')))]
+    const findings = f.store ? storeFindings(dir) : [...(await runDoctor()), ...dataDirFindings(dir), ...diskFindings(join(dir, 'runtime', 'layers')), ...(await networkFindings(join(dir, 'runtime')))]
     if (f.json) process.stdout.write(JSON.stringify(findings, null, 2) + '\n')
     else {
       for (const x of findings) {

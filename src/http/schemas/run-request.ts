@@ -20,6 +20,7 @@ export const LimitsSchema = z
     cpus: z.number().positive().max(1024).optional().describe('CPU share, e.g. 0.5 = half a core'),
     pids: z.number().int().min(1).max(4_194_304).optional().describe('max processes'),
     timeout: duration.optional().describe('wall-clock limit, e.g. "30s"; the job is killed and ends timed_out'),
+    disk: size.optional().describe('bytes the job\'s writable layer may hold, e.g. "512m" (docker --storage-opt size=); a write past it fails in the job with EDQUOT ("Disk quota exceeded"). Needs the data dir on btrfs with quotas enabled (skiff doctor tells), else 400 DISK_LIMIT_UNAVAILABLE'),
   })
   .strict()
 
@@ -75,6 +76,7 @@ export function toRunSpec(r: RunRequest): RunSpec {
     if (limits.memoryBytes < 4 * 1024 * 1024)
       throw new SkiffError('invalid_argument', 'INVALID_ARGUMENT', 'limits.memory: must be at least 4m', { field: 'limits.memory' })
   }
+  if (l.disk !== undefined) limits.diskBytes = parseBytes(l.disk, 'limits.disk')
   if (l.cpus !== undefined) limits.cpus = l.cpus
   if (l.pids !== undefined) limits.pids = l.pids
   if (l.timeout !== undefined) {

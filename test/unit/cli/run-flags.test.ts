@@ -29,6 +29,8 @@ describe('skiff run flags → POST /run body', () => {
     { argv: ['--entrypoint', '', 'busybox', 'echo'], want: { image: 'busybox', cmd: ['echo'], entrypoint: '' } },
     { argv: ['-p', '8080:80', '-p', '0.0.0.0::53/udp', 'busybox'], want: { image: 'busybox', ports: ['8080:80', '0.0.0.0::53/udp'] } },
     { argv: ['--network', 'backend', '--network-alias', 'db', '--network-alias', 'pg', 'busybox'], want: { image: 'busybox', network: { name: 'backend', aliases: ['db', 'pg'] } } },
+    { argv: ['--disk', '512m', 'busybox'], want: { image: 'busybox', limits: { disk: '512m' } } },
+    { argv: ['--storage-opt', 'size=1g', 'busybox'], want: { image: 'busybox', limits: { disk: '1g' } } },
     { argv: ['--net', 'bridge', 'busybox'], want: { image: 'busybox', network: { mode: 'bridge' } } },
   ])('$argv', ({ argv, want }) => {
     expect(body(argv)).toEqual(want)
@@ -44,6 +46,9 @@ describe('skiff run flags → POST /run body', () => {
   it('--cpus that is not a number names the flag', () => {
     expect(() => body(['--cpus', 'lots', 'busybox'])).toThrow(expect.objectContaining({ extra: { field: '--cpus' } }))
   })
+  it('--storage-opt other than size= names the flag', () => {
+    expect(() => body(['--storage-opt', 'dm.basesize=1g', 'busybox'])).toThrow(expect.objectContaining({ extra: { field: '--storage-opt' }, message: expect.stringMatching(/only size=BYTES/) }))
+  })
   it('-t asks for a pseudo-terminal', () => {
     const o = io()
     expect(body(['-ti', 'busybox'], o)).toEqual({ image: 'busybox', interactive: true, tty: true })
@@ -56,7 +61,7 @@ describe('skiff run flags → POST /run body', () => {
 
 describe('API fields → the flag to blame', () => {
   it.each([
-    ['limits.memory', '-m/--memory'], ['limits.cpus', '--cpus'], ['limits.pids', '--pids-limit'], ['limits.timeout', '--timeout'],
+    ['limits.memory', '-m/--memory'], ['limits.cpus', '--cpus'], ['limits.pids', '--pids-limit'], ['limits.timeout', '--timeout'], ['limits.disk', '--disk'],
     ['env.FOO', '-e/--env'], ['labels', '-l/--label'], ['network.mode', '--network'], ['network.aliases', '--network-alias'], ['ports[1]', '-p/--publish'], ['ports', '-p/--publish'], ['user', '-u/--user'], ['image', undefined],
   ])('%s → %s', (field, flag) => expect(flagForField(field)).toBe(flag))
 

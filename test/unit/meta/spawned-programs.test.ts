@@ -17,12 +17,13 @@ const PACKAGE_OF: Record<string, string> = {
   setfattr: 'attr', getfattr: 'attr', setcap: 'libcap2-bin', getcap: 'libcap2-bin',
   pkill: 'procps', ps: 'procps', modprobe: 'kmod',
   mount: 'mount', umount: 'mount', script: 'bsdutils',
+  'mkfs.btrfs': 'btrfs-progs', btrfs: 'btrfs-progs', losetup: 'mount',
   fallocate: 'util-linux', setsid: 'util-linux', mountpoint: 'util-linux', nsenter: 'util-linux', unshare: 'util-linux',
   ip: 'iproute2', iptables: 'iptables', 'iptables-save': 'iptables', curl: 'curl',
   sh: 'dash', '/bin/sh': 'dash', bash: 'bash', tar: 'tar', sed: 'sed', grep: 'grep', awk: 'mawk',
   find: 'findutils', xargs: 'findutils', 'dpkg-query': 'dpkg', 'apt-get': 'apt',
   ...Object.fromEntries(
-    ['sync', 'mknod', 'true', '/bin/true', 'chroot', 'wc', 'sleep', 'mkdir', 'cp', 'chmod', 'ln', 'chown', 'mkfifo', 'seq', 'touch', 'sort',
+    ['sync', 'dd', 'truncate', 'mknod', 'true', '/bin/true', 'chroot', 'wc', 'sleep', 'mkdir', 'cp', 'chmod', 'ln', 'chown', 'mkfifo', 'seq', 'touch', 'sort',
       'sha256sum', 'uniq', 'cat', 'tr', 'tee', 'dirname', 'tail', 'mktemp', 'install', 'rm', 'stat'].map((p) => [p, 'coreutils']),
   ),
 }
