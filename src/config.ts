@@ -36,6 +36,9 @@ export const ConfigSchema = z
     defaultSubnet: z.string().default('10.77.0.0/16'),
     /** where user networks created without a subnet get a /24 from */
     networkPool: z.string().default('10.78.0.0/16'),
+    /** How long before its tick a scheduled run is prepared (image, rootfs, container
+     *  created), so the tick only starts it; 0 decides ticks at their time. At most 1 s. */
+    schedulePrepareMs: z.number().int().min(0).max(1000).default(1000),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
   .strict()
@@ -57,8 +60,9 @@ const ENV: Record<string, keyof ConfigInput> = {
   SKIFF_DEFAULT_BRIDGE: 'defaultBridge',
   SKIFF_DEFAULT_SUBNET: 'defaultSubnet',
   SKIFF_NETWORK_POOL: 'networkPool',
+  SKIFF_SCHEDULE_PREPARE_MS: 'schedulePrepareMs',
 }
-const NUMERIC = new Set<keyof ConfigInput>(['maxConcurrent', 'maxQueued', 'bodyLimit'])
+const NUMERIC = new Set<keyof ConfigInput>(['maxConcurrent', 'maxQueued', 'bodyLimit', 'schedulePrepareMs'])
 
 /** Pure: merge the layers and validate. */
 export function parseConfig(file: unknown, env: NodeJS.ProcessEnv, flags: Partial<ConfigInput>): Config {

@@ -62,6 +62,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
   const schedules = new ScheduleService({
     repo: new ScheduleRepo(db), jobs: schedulerPort(jobs), clock: realClock, log, events,
     crash: crashHook(process.env.SKIFF_TEST_CRASH_AT, log),
+    prepareMs: config.schedulePrepareMs,
   })
   const metrics = new Metrics({ jobsByState: () => repo.countByState(), queueDepth: () => jobs.queueDepth, running: () => jobs.runningCount })
   events.on('job.final', (j) => {

@@ -1,5 +1,6 @@
 import { constants } from 'node:os'
 import type { ImageRecord } from '../images/index.js'
+import type { Clock } from '../lib/clock.js'
 import { SkiffError } from '../lib/errors.js'
 import { containerSpec } from './container-spec.js'
 import type { LiveAttempt } from './live.js'
@@ -12,7 +13,7 @@ export interface AttemptDeps {
   runtime: RuntimePort
   logs: LogsPort
   writer: StateWriter
-  clock: { now(): Date }
+  clock: Clock
   /** resolves once the job's previous container is torn down (its overlay unmounted) */
   previousTeardown(jobId: string): Promise<void>
   /** bridge networks and published ports (networks.ts; absent: only none and host) */
@@ -46,10 +47,32 @@ export async function runAttempt(job: Job, live: LiveAttempt, d: AttemptDeps, co
     live.stdin = live.container.openStdin!()
     if (s.stdin !== undefined) void live.stdin.write(Buffer.from(s.stdin)).catch(() => {})
   }
+  if (s.notBefore) {
+    // Prepared ahead of its time (a scheduled tick): only the start is left for the instant.
+    live.awaitingStart = true
+    await untilTime(d.clock, Date.parse(s.notBefore), live.abort.signal)
+    live.awaitingStart = false
+    if (live.userStop || live.userKill || live.abort.signal.aborted) throw new AttemptCancelled()
+  }
   await live.container.start()
   const now = d.clock.now()
   live.startedAtMs = now.getTime()
   d.writer.transition(job.id, 'running', { startedAt: now, finishedAt: null }, { state: 'running', startedAt: now })
+}
+
+/** Resolves at `at` by the clock, or at once when `signal` aborts. */
+function untilTime(clock: Clock, at: number, signal: AbortSignal): Promise<void> {
+  const ms = at - clock.now().getTime()
+  if (!(ms > 0) || signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      timer.cancel()
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = clock.setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
 }
 
 async function resolveImage(images: ImagesPort, spec: RunSpec, signal: AbortSignal): Promise<ImageRecord> {

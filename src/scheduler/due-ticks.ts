@@ -20,6 +20,10 @@ export interface DueInput {
   jitter: (t: number) => number
   /** Bound on the ticks looked at in one call (a week-long outage of an every-second schedule). */
   maxScan?: number
+  /** A tick may be decided this long before its fire time, so its run is
+   *  prepared (image, rootfs, container created) and only started at the time;
+   *  0: decided at its time. */
+  leadMs?: number
 }
 
 export interface DueResult {
@@ -31,7 +35,7 @@ export interface DueResult {
   uncounted: { from: number; to: number; count: number } | null
   /** The new cursor: the newest tick handled by this decision. */
   cursor: number
-  /** When the next tick is due (its jittered fire time), undefined if the spec never fires again. */
+  /** When the next tick is due (its jittered fire time less leadMs), undefined if the spec never fires again. */
   wakeAt: number | undefined
 }
 
@@ -39,8 +43,10 @@ const DEFAULT_MAX_SCAN = 2_000
 
 /** Pure: what to do with the ticks due at `now`.
  *
- *  A tick is due when its fire time (tick + jitter) has come; due ticks are taken
- *  in order, so a tick never overtakes an earlier one. Then:
+ *  A tick is due when its fire time (tick + jitter) has come — or is less than
+ *  leadMs away while nothing else is due: that one is decided early, so that its
+ *  run can be prepared and start on time. Due ticks are taken in order, so a
+ *  tick never overtakes an earlier one. Then:
  *  - a due tick more than startingDeadline late is missed ('deadline');
  *  - the newest due tick, if it came while this daemon was watching, is the
  *    current tick: it fires;
@@ -57,8 +63,11 @@ export function dueTicks(i: DueInput): DueResult {
   let skipped = 0 // due ticks dropped from the list, the oldest ones
   let skipFrom = 0
   let skipTo = 0
+  const lead = Math.max(0, i.leadMs ?? 0)
   let t = i.next(i.cursor)
-  while (t !== undefined && t + i.jitter(t) <= i.now) {
+  // A tick is taken early only when nothing is due yet: one at a time, never in
+  // front of a tick that is already late (that one fires first, as the current tick).
+  while (t !== undefined && t + i.jitter(t) <= i.now + (due.length === 0 ? lead : 0)) {
     if (due.length === maxScan) {
       // Far too many due ticks (a long outage of a frequent schedule): jump to a
       // window of maxScan/2 ticks before now and count the rest approximately.
@@ -81,7 +90,7 @@ export function dueTicks(i: DueInput): DueResult {
     t = i.next(t)
   }
   const uncounted = skipped ? { from: skipFrom, to: skipTo, count: skipped } : null
-  const wakeAt = t === undefined ? undefined : t + i.jitter(t)
+  const wakeAt = t === undefined ? undefined : t + i.jitter(t) - lead
   const fire: DueResult['fire'] = []
   const missed: DueResult['missed'] = []
   if (due.length === 0) return { fire, missed, uncounted, cursor: uncounted?.to ?? i.cursor, wakeAt }

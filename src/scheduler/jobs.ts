@@ -337,10 +337,16 @@ export class JobService implements Scheduler {
           const containerId = this.#d.repo.attempts(job.id).at(-1)?.containerId ?? job.id
           held.add(containerId)
           let found: ContainerLike | undefined
+          // prepared ahead of its time and not started yet: not started now either; made again when due
+          const early = job.state === 'starting' && !!job.spec.notBefore && Date.parse(job.spec.notBefore) > this.#d.clock.now().getTime()
           try {
-            found = await this.#d.runtime.adopt(containerId)
+            found = await this.#d.runtime.adopt(containerId, early ? { start: false } : {})
           } catch (e) {
             this.#d.log.warn({ err: e, job: job.id }, 'adopt failed')
+          }
+          if (found && early) {
+            this.#sup.teardown(job.id, found)
+            found = undefined
           }
           if (found) {
             const j = job.state === 'starting' ? this.#writer.transition(job.id, 'running', { startedAt: this.#d.clock.now(), detail: 'adopted after daemon restart' }, { state: 'running', startedAt: this.#d.clock.now() }) : job

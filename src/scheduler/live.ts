@@ -18,6 +18,8 @@ export interface LiveAttempt {
   imageConfig?: ImageConfig
   /** the signal a stop sends first (spec, else the image's StopSignal, else SIGTERM) */
   stopSignal: NodeJS.Signals
+  /** created, waiting for its spec's notBefore to start (a run prepared ahead of its tick) */
+  awaitingStart?: boolean
   /** when the attempt's process started (ms), for health start periods */
   startedAtMs?: number
   /** stop(): the attempt ends `stopped`, never restarted */

@@ -20,10 +20,11 @@ export function tickJobId(scheduleId: string, tick: number): string {
 
 /** Pure: the run of one tick: the schedule's job, plus the scheduled time in
  *  env SKIFF_SCHEDULED_TIME and labels, and a name after the schedule. */
-export function runSpecFor(s: Pick<Schedule, 'name' | 'job'>, tick: number, trigger: TickTrigger): RunSpec {
+export function runSpecFor(s: Pick<Schedule, 'name' | 'job'>, tick: number, trigger: TickTrigger, notBefore?: number): RunSpec {
   const at = new Date(tick).toISOString()
   return {
     ...s.job,
+    ...(notBefore !== undefined ? { notBefore: new Date(notBefore).toISOString() } : {}),
     name: trigger === 'manual' ? `${s.name}-manual-${tick}` : `${s.name}-${Math.floor(tick / 1000)}`,
     env: { ...s.job.env, SKIFF_SCHEDULE: s.name, SKIFF_SCHEDULED_TIME: at },
     labels: { ...s.job.labels, [LABEL_SCHEDULE]: s.name, [LABEL_SCHEDULED_TIME]: at, [LABEL_TRIGGER]: trigger },

@@ -24,6 +24,10 @@ export interface ScheduleServiceDeps {
   maxTimerMs?: number
   /** replace: how long a replaced run gets between SIGTERM and SIGKILL (default 10 s, docker's). */
   stopTimeoutMs?: number
+  /** Decide a tick this long before its time and submit its run with `notBefore`:
+   *  the image, rootfs and container are ready ahead and the run only starts at
+   *  the tick (0 or absent: decided at the tick). At most 1 s (the shortest period). */
+  prepareMs?: number
 }
 
 export interface ScheduleView {
@@ -76,7 +80,7 @@ export class ScheduleService {
     const now = this.#d.clock.now().getTime()
     return this.#d.repo.list().map((s) => ({
       schedule: s,
-      next: s.suspended ? undefined : new Date(nextTick(this.#spec(s), s.timezone, Math.max(now, s.cursor.getTime()))),
+      next: s.suspended ? undefined : new Date(nextTick(this.#spec(s), s.timezone, nextFrom(now, s.cursor))),
       active: this.#d.repo.activeRuns(s.id).length,
     }))
   }
@@ -89,7 +93,7 @@ export class ScheduleService {
 
   view(name: string, opts: { runs?: number; misses?: number } = {}): ScheduleView {
     const s = this.mustGet(name)
-    const from = Math.max(this.#d.clock.now().getTime(), s.cursor.getTime())
+    const from = nextFrom(this.#d.clock.now().getTime(), s.cursor)
     const runs = this.#d.repo.runs(s.id, opts.runs ?? 20).flatMap((r) => {
       const job = this.#d.jobs.get(r.jobId)
       return job ? [{ job, trigger: r.trigger, scheduledTime: r.scheduledTime }] : []
@@ -232,7 +236,12 @@ export class ScheduleService {
     if (!s || s.suspended) return void this.#timers.get(id)?.cancel()
     const spec = this.#spec(s)
     const now = this.#d.clock.now().getTime()
+    // Early only when the concurrency decision cannot change by the tick: a run
+    // still active now might be gone then (forbid would skip a tick it should run).
+    const prepare = Math.min(this.#d.prepareMs ?? 0, 1000)
+    const leadMs = prepare > 0 && (s.concurrency === 'allow' || this.#d.repo.activeRuns(s.id).length === 0) ? prepare : 0
     const r = dueTicks({
+      leadMs,
       cursor: s.cursor.getTime(), now, armedAt: this.#armedAt.get(id) ?? now,
       startingDeadlineMs: s.startingDeadlineMs, catchUp: s.catchUp, maxCatchUp: s.maxCatchUp,
       next: (t) => nextTick(spec, s.timezone, t), jitter: (t) => jitterMs(s.id, t, s.jitterMs),
@@ -281,7 +290,8 @@ export class ScheduleService {
       flush()
       for (const old of d.stop) void this.#d.jobs.stop(old, { timeoutMs: this.#d.stopTimeoutMs ?? 10_000 }).catch((err) => this.#d.log.warn({ err, job: old }, 'stopping a replaced run failed'))
       try {
-        this.#submit(s, it.at, it.catchUp ? 'catch-up' : 'schedule', tickJobId(s.id, it.at))
+        const fireAt = it.at + jitterMs(s.id, it.at, s.jitterMs)
+        this.#submit(s, it.at, it.catchUp ? 'catch-up' : 'schedule', tickJobId(s.id, it.at), fireAt > now ? fireAt : undefined)
       } catch (err) {
         if (isSkiffError(err, 'SHUTTING_DOWN')) throw err
         if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
@@ -305,7 +315,7 @@ export class ScheduleService {
   }
 
   /** One run, with its tick row in the job's own transaction. */
-  #submit(s: Schedule, tick: number, trigger: TickTrigger, id: string): Job {
+  #submit(s: Schedule, tick: number, trigger: TickTrigger, id: string, notBefore?: number): Job {
     const now = this.#d.clock.now()
     const also = (job: Job) => {
       this.#d.repo.recordRun(s.id, new Date(tick), trigger, job.id, now)
@@ -314,11 +324,11 @@ export class ScheduleService {
     this.#d.crash?.('fire:before-tx')
     let job: Job
     try {
-      job = this.#d.jobs.submit(runSpecFor(s, tick, trigger), { id, also })
+      job = this.#d.jobs.submit(runSpecFor(s, tick, trigger, notBefore), { id, also })
     } catch (e) {
       // Someone else's job holds the run's name: run it unnamed rather than not at all.
       if (!isSkiffError(e, 'NAME_IN_USE')) throw e
-      const { name: _taken, ...spec } = runSpecFor(s, tick, trigger)
+      const { name: _taken, ...spec } = runSpecFor(s, tick, trigger, notBefore)
       job = this.#d.jobs.submit(spec, { id, also })
     }
     this.#d.crash?.('fire:after-tx')
@@ -334,6 +344,12 @@ export class ScheduleService {
     }
     this.#d.repo.pruneTicks(scheduleId, TICK_ROWS_KEPT)
   }
+}
+
+/** Where the upcoming ticks start: now, or a tick decided early (the cursor
+ *  ahead of now) whose run has not started yet — it is still to come. */
+function nextFrom(now: number, cursor: Date): number {
+  return cursor.getTime() > now ? cursor.getTime() - 1 : now
 }
 
 /** Drop undefined fields so they do not override defaults or current values. */

@@ -317,7 +317,8 @@ export class Supervisor {
     for (const l of this.live.values()) {
       l.health?.stop()
       l.stopTimer?.cancel()
-      if (l.startedAtMs === undefined && !l.container) l.abort.abort()
+      // not yet started: cancelled (a created container waiting for its time is torn down; the next daemon retries the job)
+      if (l.startedAtMs === undefined && (!l.container || l.awaitingStart)) l.abort.abort()
     }
     await Promise.race([Promise.allSettled([...this.#teardowns.values()]), new Promise((r) => setTimeout(r, 5000).unref())])
   }

@@ -51,6 +51,10 @@ export interface RunSpec {
    *  record and logs stay until it is removed). Without it the layer is kept
    *  across restarts and starts, until the job is removed. */
   autoRemove?: boolean
+  /** ISO time: the first attempt is prepared (pulled, mounted, created) as soon as
+   *  it is dispatched but started only at this instant — a scheduled run decided
+   *  ahead of its tick. Later attempts start when their backoff says. */
+  notBefore?: string
 }
 
 export interface JobUsage {

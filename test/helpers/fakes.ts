@@ -14,6 +14,8 @@ export class FakeRuntime implements RuntimePort {
   running = 0
   maxRunning = 0
   created: ContainerSpecLike[] = []
+  /** container ids in the order they were started */
+  started: string[] = []
   constructor(private readonly behave: (spec: ContainerSpecLike) => { ms: number; exit: Partial<ExitStatusLike> } = () => ({ ms: 1, exit: {} })) {}
   async create(spec: ContainerSpecLike): Promise<ContainerLike> {
     this.created.push(spec)
@@ -31,6 +33,7 @@ export class FakeRuntime implements RuntimePort {
     return {
       id: spec.id,
       async start() {
+        rt.started.push(spec.id)
         rt.running++
         rt.maxRunning = Math.max(rt.maxRunning, rt.running)
         setTimeout(() => end({ exitCode: 0, signal: null, oomKilled: false, timedOut: false, usage, ...exit }), ms)

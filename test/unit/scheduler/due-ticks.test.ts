@@ -32,6 +32,11 @@ describe('dueTicks', () => {
     ['current tick beyond the deadline: missed', { cursor: 100, now: 115, startingDeadlineMs: 2 * S }, { fire: [], missed: ['110 deadline'], cursor: 110, wakeAt: 120 }],
     ['jitter delays the fire, not the tick', { cursor: 100, now: 112.5, jitter: () => 3 * S }, { fire: [], missed: [], cursor: 100, wakeAt: 113 }],
     ['jittered tick is due at its fire time', { cursor: 100, now: 113, jitter: () => 3 * S }, { fire: ['110'], missed: [], cursor: 110, wakeAt: 123 }],
+    ['lead: a tick less than the lead away is decided now; wake a lead before the next', { cursor: 100, now: 109.5, leadMs: 1 * S }, { fire: ['110'], missed: [], cursor: 110, wakeAt: 119 }],
+    ['lead: a tick further away than the lead waits', { cursor: 100, now: 108.9, leadMs: 1 * S }, { fire: [], missed: [], cursor: 100, wakeAt: 109 }],
+    ['lead: a late tick fires first, the next is not taken early behind it', { cursor: 100, now: 119.5, leadMs: 1 * S }, { fire: ['110'], missed: [], cursor: 110, wakeAt: 119 }],
+    ['lead: after a stall, nothing early either; the late ones as always', { cursor: 100, now: 129.5, leadMs: 1 * S, catchUp: 'skip' }, { fire: ['120'], missed: ['110 catch-up'], cursor: 120, wakeAt: 129 }],
+    ['lead with jitter: early to the jittered fire time', { cursor: 100, now: 112.2, leadMs: 1 * S, jitter: () => 3 * S }, { fire: ['110'], missed: [], cursor: 110, wakeAt: 122 }],
     ['a jittered tick is never overtaken by a later one', { cursor: 100, now: 121, jitter: (t) => (t === 110 * S ? 15 * S : 0) }, { fire: [], missed: [], cursor: 100, wakeAt: 125 }],
   ]
   it.each(table)('%s', (_name, input, want) => {

@@ -55,7 +55,7 @@ describe('ScheduleService', () => {
   })
 
   /** A daemon's worth of services on the shared database; a second call is a restart. */
-  async function world(opts: { clock?: ManualClock; maxTimerMs?: number; crash?: (p: CrashPoint, w: World) => void } = {}): Promise<World> {
+  async function world(opts: { clock?: ManualClock; maxTimerMs?: number; prepareMs?: number; crash?: (p: CrashPoint, w: World) => void } = {}): Promise<World> {
     const clock = opts.clock ?? new ManualClock(T0)
     const events = new EventBus()
     const rt = new FakeRuntime((spec) => ({ ms: spec.process.args[0] === 'sleep' ? 60_000 : 1, exit: { exitCode: spec.process.args[0] === 'fail' ? 1 : 0 } }))
@@ -69,7 +69,7 @@ describe('ScheduleService', () => {
     await jobs.boot()
     const repo = new ScheduleRepo(db.db)
     const w = { clock, jobs, repo, rt, removedLogs } as World
-    w.sched = new ScheduleService({ repo, jobs: schedulerPort(jobs), clock, log: silentLogger, events, crash: opts.crash && ((p) => opts.crash!(p, w)), stopTimeoutMs: 5000, maxTimerMs: opts.maxTimerMs })
+    w.sched = new ScheduleService({ repo, jobs: schedulerPort(jobs), clock, log: silentLogger, events, crash: opts.crash && ((p) => opts.crash!(p, w)), stopTimeoutMs: 5000, maxTimerMs: opts.maxTimerMs, prepareMs: opts.prepareMs })
     w.sched.start()
     live.push(w)
     return w
@@ -100,6 +100,88 @@ describe('ScheduleService', () => {
     expect(j.labels).toMatchObject({ 'skiff.schedule': 'nightly', 'skiff.scheduled-time': tick(at(1)), 'skiff.trigger': 'schedule' })
     expect(j.name).toBe(`nightly-${at(1).getTime() / 1000}`)
     expect(w.rt.created).toHaveLength(5)
+  })
+
+  describe('prepared ahead of the tick (prepareMs)', () => {
+    const flush = async () => {
+      for (let k = 0; k < 20; k++) await new Promise((r) => setImmediate(r))
+    }
+
+    it('the run is created a lead before its tick and started on the tick, not before', async () => {
+      const w = await world({ prepareMs: 1000 })
+      create(w) // at 0 s: tick 1 is a lead away already
+      await flush()
+      expect(w.rt.created).toHaveLength(1)
+      w.clock.advanceTo(at(2).getTime() - 1001)
+      await flush()
+      expect(w.rt.created).toHaveLength(1)
+      w.clock.advanceTo(at(2).getTime() - 1000)
+      await flush()
+      expect(w.rt.created).toHaveLength(2)
+      expect(w.rt.started).toHaveLength(1)
+      const [, r] = runs(w)
+      expect(r).toMatchObject({ tick: tick(at(2)), trigger: 'schedule' })
+      expect(w.jobs.get(r!.id)!.state).toBe('starting')
+      // the upcoming tick is still listed as to come
+      expect(w.sched.view('nightly').next[0]!.toISOString()).toBe(tick(at(2)))
+      w.clock.advanceTo(at(2).getTime() - 1)
+      await flush()
+      expect(w.rt.started).toHaveLength(1)
+      w.clock.advanceTo(at(2))
+      await flush()
+      expect(w.rt.started).toEqual([w.rt.created[0]!.id, w.rt.created[1]!.id])
+      expect(w.jobs.get(r!.id)!.startedAt!.toISOString()).toBe(tick(at(2)))
+    })
+
+    it('forbid with a run still active: the tick is decided on its time, so a run that ends meanwhile does not cost it', async () => {
+      const w = await world({ prepareMs: 1000 })
+      create(w, { concurrency: 'forbid', job: job({ cmd: ['sleep'] }) })
+      w.clock.advanceTo(at(1))
+      await flush()
+      const [first] = runs(w)
+      w.clock.advanceTo(at(2).getTime() - 500) // within the lead, the first still runs: nothing decided
+      await flush()
+      expect(runs(w)).toHaveLength(1)
+      await w.jobs.kill(first!.id, 'SIGKILL')
+      await flush()
+      w.clock.advanceTo(at(2))
+      await flush()
+      expect(runs(w).map((x) => x.tick)).toEqual([tick(at(1)), tick(at(2))])
+      expect(misses(w)).toEqual([])
+    })
+
+    it('a stop while it waits for its tick: stopped, never started', async () => {
+      const w = await world({ prepareMs: 1000 })
+      create(w)
+      w.clock.advanceTo(at(1).getTime() - 500)
+      await flush()
+      const [r] = runs(w)
+      await w.jobs.stop(r!.id)
+      await flush()
+      expect(w.jobs.get(r!.id)!.state).toBe('stopped')
+      w.clock.advanceTo(at(1))
+      await flush()
+      expect(w.rt.started).toHaveLength(0)
+    })
+
+    it('a daemon restart before the tick: the run is made again and still starts on its tick', async () => {
+      const w1 = await world({ prepareMs: 1000 })
+      create(w1)
+      w1.clock.advanceTo(at(1).getTime() - 800)
+      await flush()
+      expect(w1.rt.created).toHaveLength(1)
+      w1.sched.stop() // kill -9: nothing more from this one
+      void w1.jobs.shutdown()
+      const w2 = await world({ clock: new ManualClock(at(1).getTime() - 500), prepareMs: 1000 })
+      await flush()
+      expect(w2.rt.started).toHaveLength(0)
+      w2.clock.advanceTo(at(1))
+      await flush()
+      expect(runs(w2).map((x) => x.tick)).toEqual([tick(at(1)), tick(at(2))]) // tick 2 is prepared now
+      const j = w2.jobs.get(runs(w2)[0]!.id)!
+      expect(j.startedAt!.toISOString()).toBe(tick(at(1)))
+      expect(w2.rt.started).toHaveLength(1)
+    })
   })
 
   it('a daily 02:30 Europe/Berlin schedule across both DST changes of 2026, driven through its timers', async () => {
