@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './lib/log.js'
 import { TokenFile } from './lib/token.js'
 import { createLogStore } from './logs/index.js'
 import { createRuntime, probeHostFacts } from './runtime/index.js'
-import { JobRepo, JobService, NetworkRepo, NetworkService, parseProcRoutes, ScheduleRepo, ScheduleService, schedulerPort, type CrashPoint } from './scheduler/index.js'
+import { JobRepo, JobService, ListenerService, NetworkRepo, NetworkService, parseProcRoutes, ScheduleRepo, ScheduleService, schedulerPort, type CrashPoint } from './scheduler/index.js'
 import { createApp } from './http/app.js'
 import { Metrics } from './http/metrics.js'
 import { listen, type Listeners } from './http/server.js'
@@ -53,12 +53,15 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
     config: { defaultBridge: config.defaultBridge, defaultSubnet: config.defaultSubnet, pool: config.networkPool },
     hostRoutes: () => parseProcRoutes(readFileSync('/proc/net/route', 'utf8')),
   })
+  // per-connection services: connections' output is followed live from their logs
+  const connListeners = new ListenerService({ logs, clock: realClock, log })
   const jobs = new JobService({
-    networks,
+    networks, listeners: connListeners,
     repo, images, runtime, logs, clock: realClock, log, events,
     limits: { maxConcurrent: config.maxConcurrent, maxMemory: config.maxMemory, maxQueued: config.maxQueued },
     privileges: { allowedCapabilities: config.allowedCapabilities },
   })
+  connListeners.bind(jobs)
   const schedules = new ScheduleService({
     repo: new ScheduleRepo(db), jobs: schedulerPort(jobs), clock: realClock, log, events,
     crash: crashHook(process.env.SKIFF_TEST_CRASH_AT, log),
@@ -94,7 +97,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
   }
   const tickets = new TicketStore()
   const app = createApp({
-    jobs, networks, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), tickets, bodyLimit: config.bodyLimit, logRoutes: logDeps, host: { ...probeHostFacts(), disk: runtime.diskSupport() }, schedules,
+    jobs, networks, listeners: connListeners, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), tickets, bodyLimit: config.bodyLimit, logRoutes: logDeps, host: { ...probeHostFacts(), disk: runtime.diskSupport() }, schedules,
   })
   await networks.start()
   await jobs.boot()
@@ -120,6 +123,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
       if (stopped) return
       stopped = true
       schedules.stop()
+      connListeners.shutdown()
       await jobs.shutdown()
       networks.stop()
       await listeners.close()

@@ -66,7 +66,12 @@ export const jobs = sqliteTable('jobs', {
   stoppedByUser: integer('stopped_by_user', { mode: 'boolean' }).notNull().default(false),
   stopDeadline: integer('stop_deadline', { mode: 'timestamp_ms' }), // a stop in progress: SIGKILL at this time
   health: text('health'), // JSON HealthState of the current attempt
+  // ---- per-connection services (RunSpec.listen)
+  parentId: text('parent_id'), // a connection's job: the listener job it belongs to
+  connTotal: integer('conn_total').notNull().default(0), // a listener's accepted connections
+  connRefused: integer('conn_refused').notNull().default(0), // a listener's refused connections
 }, (t) => [
+  index('jobs_parent').on(t.parentId).where(sql`parent_id IS NOT NULL`),
   index('jobs_state').on(t.state),
   index('jobs_queue').on(t.state, t.queuedAt),
   uniqueIndex('jobs_name').on(t.name).where(sql`name IS NOT NULL`),

@@ -1,6 +1,6 @@
 import type { EventBus } from '../events.js'
 import type { Logger } from '../lib/log.js'
-import type { NetworkService, Scheduler, ScheduleService } from '../scheduler/index.js'
+import type { NetworkService, RunSpec, Scheduler, ScheduleService } from '../scheduler/index.js'
 import type { ImagesApi } from './ports.js'
 import type { Metrics } from './metrics.js'
 import type { LogsApi } from './ports.js'
@@ -25,6 +25,8 @@ export interface ApiDeps {
   host?: HostFacts
   /** /networks, and jobs' addresses and ports in their views (absent: none/host networking only) */
   networks?: NetworkService
+  /** per-connection listeners: a run with `listen` checks its port here first (absent: `listen` is 503) */
+  listeners?: { check(spec: RunSpec): void }
   /** GET /jobs/:id/logs (mounted when given; the WebSocket routes share these deps). */
   logRoutes?: LogsRouteDeps
   /** /schedules (mounted when given). */

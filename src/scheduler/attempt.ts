@@ -4,7 +4,7 @@ import type { Clock } from '../lib/clock.js'
 import { SkiffError } from '../lib/errors.js'
 import { containerSpec } from './container-spec.js'
 import type { LiveAttempt } from './live.js'
-import type { ImagesPort, LogsPort, RuntimePort, NetworksPort } from './ports.js'
+import type { ImagesPort, ListenersPort, LogsPort, RuntimePort, NetworksPort } from './ports.js'
 import type { StateWriter } from './state-writer.js'
 import type { Job, RunSpec } from './types.js'
 
@@ -18,6 +18,8 @@ export interface AttemptDeps {
   previousTeardown(jobId: string): Promise<void>
   /** bridge networks and published ports (networks.ts; absent: only none and host) */
   networks?: NetworksPort
+  /** per-connection listeners (listener.ts; absent: a job with `listen` fails) */
+  listeners?: ListenersPort
 }
 
 /** The user asked for a stop or kill while the attempt was still starting. */
@@ -34,6 +36,7 @@ export async function runAttempt(job: Job, live: LiveAttempt, d: AttemptDeps, co
   live.imageConfig = image.config
   live.stopSignal = stopSignalFor(s, image)
   d.writer.transition(job.id, 'starting', { imageId: image.id }, { state: 'starting' })
+  if (s.listen) return startListener(job, live, d, containerId)
   const lowerDirs = await d.images.lowerDirs(image)
   // the writable layer is the job's: the last attempt's overlay must be gone before it is mounted again
   await d.previousTeardown(job.id)
@@ -73,6 +76,18 @@ function untilTime(clock: Clock, at: number, signal: AbortSignal): Promise<void>
     const timer = clock.setTimeout(done, ms)
     signal.addEventListener('abort', done, { once: true })
   })
+}
+
+/** A per-connection service's attempt: the image is pulled (its connections
+ *  never wait for a registry), then the listener opens; no container of its own. */
+async function startListener(job: Job, live: LiveAttempt, d: AttemptDeps, containerId: string): Promise<void> {
+  if (!d.listeners) throw new SkiffError('unavailable', 'LISTEN_UNAVAILABLE', 'listen: this daemon has no per-connection listeners', { field: 'listen' })
+  live.container = d.listeners.open(job, containerId)
+  await live.container.start()
+  if (live.userStop || live.userKill) throw new AttemptCancelled()
+  const now = d.clock.now()
+  live.startedAtMs = now.getTime()
+  d.writer.transition(job.id, 'running', { startedAt: now, finishedAt: null }, { state: 'running', startedAt: now })
 }
 
 async function resolveImage(images: ImagesPort, spec: RunSpec, signal: AbortSignal): Promise<ImageRecord> {

@@ -37,6 +37,9 @@ function toJob(r: Row): Job {
     createdAt: r.createdAt,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
+    parentId: r.parentId,
+    connTotal: r.connTotal,
+    connRefused: r.connRefused,
   }
 }
 
@@ -166,6 +169,8 @@ export class JobRepo {
   readonly #attemptsOf
   readonly #queuedHead
   readonly #queuedCount
+  readonly #countConn
+  readonly #activeChildren
   /** UPDATE statements by the set of columns they write */
   readonly #updates = new Map<string, { get(v: Record<string, unknown>): Row | undefined }>()
   readonly #attemptUpdates = new Map<string, { run(v: Record<string, unknown>): unknown }>()
@@ -179,7 +184,7 @@ export class JobRepo {
     this.#stateOf = db.select({ state: jobs.state, attempt: jobs.attempt }).from(jobs).where(eq(jobs.id, p('id'))).prepare()
     this.#insertJob = db
       .insert(jobs)
-      .values({ id: p('id'), name: p('name'), state: 'queued', image: p('image'), request: p('request'), labels: p('labels'), createdAt: p('createdAt'), queuedAt: p('createdAt') })
+      .values({ id: p('id'), name: p('name'), state: 'queued', image: p('image'), request: p('request'), labels: p('labels'), createdAt: p('createdAt'), queuedAt: p('createdAt'), parentId: p('parentId') })
       .returning()
       .prepare()
     this.#insertEvent = db.insert(jobEvents).values({ jobId: p('jobId'), state: p('state'), time: p('time'), detail: p('detail') }).prepare()
@@ -195,6 +200,8 @@ export class JobRepo {
       .orderBy(asc(jobs.queuedAt), asc(jobs.id))
       .limit(p('limit'))
       .prepare()
+    this.#countConn = db.update(jobs).set({ connTotal: sql`${jobs.connTotal} + ${p('total')}`, connRefused: sql`${jobs.connRefused} + ${p('refused')}` }).where(eq(jobs.id, p('id'))).prepare()
+    this.#activeChildren = db.select({ n: sql<number>`count(*)` }).from(jobs).where(and(eq(jobs.parentId, p('id')), sql`${jobs.state} NOT IN (${SETTLED})`)).prepare()
     this.#queuedCount = db.select({ n: sql<number>`count(*)` }).from(jobs).where(eq(jobs.state, 'queued')).prepare()
     const client = db.$client
     this.#tx = (fn) => client.transaction(fn)()
@@ -207,14 +214,16 @@ export class JobRepo {
 
   /** Insert a queued job. `also` runs inside the same transaction (a schedule's
    *  tick row, say): if either throws, neither is written. */
-  insert(id: string, spec: RunSpec, now: Date, also?: (job: Job) => void): Job {
+  insert(id: string, spec: RunSpec, now: Date, also?: (job: Job) => void, parentId?: string): Job {
     return this.#tx(() => {
       if (spec.name && this.#byName.get({ name: spec.name }))
         throw new SkiffError('conflict', 'NAME_IN_USE', `name ${JSON.stringify(spec.name)} is already used by another job`, { field: 'name' })
       // lookups try ids before names: a name equal to another job's id could never be found
       if (spec.name && this.#byId.get({ id: spec.name }))
         throw new SkiffError('conflict', 'NAME_IN_USE', `name ${JSON.stringify(spec.name)} is the id of another job`, { field: 'name' })
-      const row = this.#insertJob.get({ id, name: spec.name ?? null, image: spec.image, request: JSON.stringify(spec), labels: JSON.stringify(spec.labels), createdAt: now })
+      const row = this.#insertJob.get({ id, name: spec.name ?? null, image: spec.image, request: JSON.stringify(spec), labels: JSON.stringify(spec.labels), createdAt: now, parentId: parentId ?? null })
+      // a connection's job and its listener's count: one transaction
+      if (parentId) this.#countConn.run({ id: parentId, total: 1, refused: 0 })
       this.#insertEvent.run({ jobId: id, state: 'queued', time: now, detail: null })
       const job = toJob(row)
       also?.(job)
@@ -284,6 +293,21 @@ export class JobRepo {
     return this.#queuedHead.all({ limit }).map((r) => ({ id: r.id, memoryBytes: r.memoryBytes ?? 0 }))
   }
 
+  /** A listener refused a connection. */
+  countRefused(parentId: string): void {
+    this.#countConn.run({ id: parentId, total: 0, refused: 1 })
+  }
+
+  /** A listener's connections (child jobs) not settled. */
+  activeChildren(parentId: string): number {
+    return this.#activeChildren.get({ id: parentId })!.n
+  }
+
+  /** Ids of a listener's connection jobs, oldest first. */
+  childIds(parentId: string): string[] {
+    return this.db.select({ id: jobs.id }).from(jobs).where(eq(jobs.parentId, parentId)).orderBy(asc(jobs.id)).all().map((r) => r.id)
+  }
+
   queuedCount(): number {
     return this.#queuedCount.get()!.n
   }
@@ -327,6 +351,7 @@ export class JobRepo {
     const conds = []
     if (q.state?.length) conds.push(inArray(jobs.state, q.state))
     if (q.name) conds.push(eq(jobs.name, q.name))
+    if (q.parent) conds.push(eq(jobs.parentId, q.parent))
     if (q.before) conds.push(lt(jobs.id, q.before))
     for (const [k, v] of Object.entries(q.labels ?? {})) conds.push(sql`json_extract(${jobs.labels}, ${'$.' + JSON.stringify(k)}) = ${v}`)
     const rows = this.db

@@ -8,12 +8,12 @@ import { Dispatcher } from './dispatcher.js'
 import { JobRepo, jobIdOfContainer } from './job-repo.js'
 import { checkPrivileges, type PrivilegePolicy } from './privileges.js'
 import { isFinal } from './job-state.js'
-import type { ContainerLike, ImagesPort, LogsPort, NetworksPort, RuntimePort, StdinLike } from './ports.js'
+import type { ConnectionJobs, ContainerLike, ImagesPort, KillReason, ListenersPort, LogsPort, NetworksPort, RuntimePort, StdinLike } from './ports.js'
 import { bootAction } from './reconcile.js'
 import type { Backoff, RestartPolicy } from './restart-policy.js'
 import { StateWriter } from './state-writer.js'
 import { DEFAULT_STOP_TIMEOUT_MS, policyOf, Supervisor } from './supervisor.js'
-import type { Attempt, Job, JobEvent, JobQuery, Page, RunSpec } from './types.js'
+import type { Attempt, ConnectionCounts, Job, JobEvent, JobQuery, Page, RunSpec } from './types.js'
 
 export interface JobServiceDeps {
   repo: JobRepo
@@ -30,19 +30,23 @@ export interface JobServiceDeps {
   privileges?: PrivilegePolicy
   /** networks.ts: bridge networks, published ports (absent: only none and host work) */
   networks?: NetworksPort
+  /** per-connection listeners (listener.ts; absent: a job with `listen` fails) */
+  listeners?: ListenersPort
 }
 
 /** What the HTTP layer (and schedules) need from the scheduler: the façade's
  *  public surface, so they depend on this interface, not on the class. */
 export interface Scheduler {
-  submit(spec: RunSpec, opts?: { id?: string; also?: (job: Job) => void }): Job
+  submit(spec: RunSpec, opts?: { id?: string; also?: (job: Job) => void; parentId?: string }): Job
   get(idOrName: string): Job | undefined
   mustGet(idOrName: string): Job
   list(q: JobQuery): Page<Job>
   events(idOrName: string): JobEvent[]
   attempts(idOrName: string): Attempt[]
   wait(idOrName: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<Job>
-  kill(idOrName: string, signal?: NodeJS.Signals): Promise<Job>
+  kill(idOrName: string, signal?: NodeJS.Signals, why?: KillReason): Promise<Job>
+  /** A listener's connections (RunSpec.listen); undefined for any other job. */
+  connections(job: Job): ConnectionCounts | undefined
   stop(idOrName: string, opts?: { timeoutMs?: number }): Promise<Job>
   start(idOrName: string): Job
   restart(idOrName: string, opts?: { timeoutMs?: number }): Promise<Job>
@@ -72,7 +76,7 @@ export const stdinNotOpen = (id: string) => new SkiffError('conflict', 'STDIN_NO
  *  attempt (pull → create → start), waits for it, records how it ended and asks
  *  the restart policy what follows: settle, or back off and queue again. Every
  *  transition is committed before it is acted on. */
-export class JobService implements Scheduler {
+export class JobService implements Scheduler, ConnectionJobs {
   readonly #d: JobServiceDeps
   readonly #writer: StateWriter
   readonly #dispatcher: Dispatcher
@@ -83,7 +87,7 @@ export class JobService implements Scheduler {
     this.#d = deps
     this.#writer = new StateWriter(deps.repo, deps.events, deps.clock)
     this.#sup = new Supervisor({
-      writer: this.#writer, images: deps.images, runtime: deps.runtime, logs: deps.logs, clock: deps.clock, log: deps.log, random: deps.random, networks: deps.networks,
+      writer: this.#writer, images: deps.images, runtime: deps.runtime, logs: deps.logs, clock: deps.clock, log: deps.log, random: deps.random, networks: deps.networks, listeners: deps.listeners,
       kick: () => this.#dispatcher.kick(),
     })
     this.#dispatcher = new Dispatcher({ repo: deps.repo, clock: deps.clock, limits: deps.limits, active: () => this.#sup.active(), run: (job) => this.#sup.run(job) })
@@ -121,6 +125,11 @@ export class JobService implements Scheduler {
     return this.#d.repo.attempts(this.mustGet(idOrName).id)
   }
 
+  connections(job: Job): ConnectionCounts | undefined {
+    if (!job.spec.listen) return undefined
+    return { active: this.#d.repo.activeChildren(job.id), total: job.connTotal, refused: job.connRefused }
+  }
+
   get queueDepth(): number {
     return this.#dispatcher.depth
   }
@@ -133,11 +142,11 @@ export class JobService implements Scheduler {
   /** Synchronous: the 'queued' row is committed before this returns. `id` fixes
    *  the job's id (a schedule derives it from its tick); `also` runs in the same
    *  SQLite transaction as the insert, so both rows exist or neither does. */
-  submit(spec: RunSpec, opts: { id?: string; also?: (job: Job) => void } = {}): Job {
+  submit(spec: RunSpec, opts: { id?: string; also?: (job: Job) => void; parentId?: string } = {}): Job {
     if (!this.#accepting) throw new SkiffError('unavailable', 'SHUTTING_DOWN', 'daemon is shutting down')
     checkPrivileges(spec, this.#d.privileges ?? { allowedCapabilities: [] })
     this.#dispatcher.assertCapacity()
-    const job = this.#d.repo.insert(opts.id ?? ulid(), spec, this.#d.clock.now(), opts.also)
+    const job = this.#d.repo.insert(opts.id ?? ulid(), spec, this.#d.clock.now(), opts.also, opts.parentId)
     this.#writer.publish(job)
     this.#dispatcher.kick()
     return job
@@ -165,19 +174,32 @@ export class JobService implements Scheduler {
     })
   }
 
-  async kill(idOrName: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<Job> {
+  async kill(idOrName: string, signal: NodeJS.Signals = 'SIGKILL', why?: KillReason): Promise<Job> {
     const job = this.mustGet(idOrName)
     if (isFinal(job.state)) throw notRunning(job)
     if (job.state === 'queued' || job.state === 'backoff') {
       this.#sup.cancelBackoff(job.id)
-      const killed = this.#writer.settle(job.id, 'killed', { reason: 'killed', message: `killed while ${job.state}` })
+      const killed = this.#writer.settle(job.id, 'killed', why ?? { reason: 'killed', message: `killed while ${job.state}` })
       this.#sup.removeLayerOnSettle(job.id)
       return killed
     }
     const live = this.#sup.live.get(job.id)
     if (!live) throw new SkiffError('conflict', 'JOB_NOT_RUNNING', `job ${job.id} has no live container`)
-    await this.#sup.kill(live, signal)
+    await this.#sup.kill(live, signal, why)
     return this.mustGet(job.id)
+  }
+
+  /** A listener refused a connection (max_connections, queue full, closing). */
+  countRefused(listenerId: string): void {
+    this.#d.repo.countRefused(listenerId)
+  }
+
+  /** Resolves once the job is running (its stdin and log exist), or settled without having run. */
+  async started(idOrName: string): Promise<Job> {
+    let job = this.mustGet(idOrName)
+    // re-read after each event: one may have come while this was not listening
+    while (!isFinal(job.state) && job.state !== 'running') job = (await this.#nextState(job.id), this.get(job.id) ?? job)
+    return job
   }
 
   /** docker stop: the stop signal, SIGKILL after the timeout; resolves once the
@@ -301,6 +323,8 @@ export class JobService implements Scheduler {
       job = await settled
     }
     await this.#sup.teardownDone(job.id)
+    // a listener's connections go with it (they are settled: its kill waited for them)
+    for (const child of this.#d.repo.childIds(job.id)) await this.remove(child, { force: true }).catch((err) => this.#d.log.warn({ err, job: child }, 'connection job removal failed'))
     this.#d.repo.delete(job.id)
     await Promise.all([this.#d.logs.remove(job.id), this.#d.runtime.removeLayer?.(job.id)])
   }
@@ -320,7 +344,11 @@ export class JobService implements Scheduler {
   /** Reconcile with what survived a daemon restart (reconcile.ts), then dispatch. */
   async boot(): Promise<void> {
     const held = new Set<string>()
-    for (const job of [...this.#d.repo.unfinished(), ...this.#d.repo.settledRestartable()]) {
+    const unfinished = this.#d.repo.unfinished()
+    // Connections first: their sockets died with the last daemon, so their jobs end
+    // (before a re-opened listener takes new ones).
+    for (const job of unfinished) if (job.parentId) await this.#endConnection(job, held)
+    for (const job of [...unfinished.filter((j) => !j.parentId), ...this.#d.repo.settledRestartable()]) {
       switch (bootAction({ state: job.state, stoppedByUser: job.stoppedByUser, restart: policyOf(job.spec) })) {
         case 'arm-backoff':
           this.#sup.armBackoff(job.id, job.nextAttemptAt ?? this.#d.clock.now())
@@ -340,9 +368,13 @@ export class JobService implements Scheduler {
           // prepared ahead of its time and not started yet: not started now either; made again when due
           const early = job.state === 'starting' && !!job.spec.notBefore && Date.parse(job.spec.notBefore) > this.#d.clock.now().getTime()
           try {
-            found = await this.#d.runtime.adopt(containerId, early ? { start: false } : {})
+            found = job.spec.listen ? await this.#reopen(job, containerId) : await this.#d.runtime.adopt(containerId, early ? { start: false } : {})
           } catch (e) {
             this.#d.log.warn({ err: e, job: job.id }, 'adopt failed')
+            if (job.spec.listen) {
+              this.#sup.lost(job, `the daemon restarted and the listener could not be re-opened: ${(e as Error).message}`)
+              break
+            }
           }
           if (found && early) {
             this.#sup.teardown(job.id, found)
@@ -369,6 +401,28 @@ export class JobService implements Scheduler {
       if (c) this.#sup.teardown(jobIdOfContainer(id), c)
     }
     this.#dispatcher.start()
+  }
+
+  /** A listener's state is in its row: a restarted daemon listens again. */
+  async #reopen(job: Job, containerId: string): Promise<ContainerLike> {
+    if (!this.#d.listeners) throw new SkiffError('unavailable', 'LISTEN_UNAVAILABLE', 'this daemon has no per-connection listeners')
+    const l = this.#d.listeners.open(job, containerId)
+    await l.start()
+    return l
+  }
+
+  /** A connection's job found at boot: its socket is gone, so it ends — killed
+   *  if its container still runs, recorded as lost if not. */
+  async #endConnection(job: Job, held: Set<string>): Promise<void> {
+    const why = { reason: 'connection-lost', message: `the daemon restarted while the job was ${job.state}: its connection is gone` }
+    if (job.state === 'queued' || job.state === 'backoff' || job.state === 'pulling') return void this.#writer.settle(job.id, 'killed', why, job.state === 'pulling' ? { state: 'killed', ...why } : undefined)
+    const containerId = this.#d.repo.attempts(job.id).at(-1)?.containerId ?? job.id
+    held.add(containerId)
+    const found = await this.#d.runtime.adopt(containerId).catch(() => undefined)
+    if (!found) return void this.#writer.settle(job.id, 'killed', why, { state: 'killed', ...why })
+    const j = job.state === 'starting' ? this.#writer.transition(job.id, 'running', { startedAt: this.#d.clock.now(), detail: 'adopted after daemon restart' }, { state: 'running', startedAt: this.#d.clock.now() }) : job
+    this.#sup.adopt(j, found)
+    await this.#sup.kill(this.#sup.live.get(job.id)!, 'SIGKILL', why).catch((err) => this.#d.log.warn({ err, job: job.id }, 'kill of a lost connection failed'))
   }
 
   /** Stop accepting; containers keep running (their monitors outlive us). */

@@ -29,5 +29,9 @@ export interface LiveAttempt {
   /** its healthcheck's on_unhealthy=restart ended it */
   unhealthyRestart?: boolean
   stopTimer?: { cancel(): void }
+  /** a per-connection listener (RunSpec.listen): no container, holds no admission slot */
+  listener?: boolean
+  /** why a kill ended it, recorded instead of a plain `killed` (a connection closed, its listener stopped) */
+  endReason?: { reason: string; message: string }
   health?: HealthMonitor
 }

@@ -1,5 +1,5 @@
 import type { ImageRecord } from '../images/types.js'
-import type { Job } from './types.js'
+import type { Job, RunSpec } from './types.js'
 import type { BridgeNetwork, ContainerSpec, HostEntry, NetworkSpec } from '../runtime/index.js'
 
 /** What the scheduler needs from the other layers. daemon.ts passes the real
@@ -86,4 +86,44 @@ export interface LogsPort {
 /** The network side a job's start needs (networks.ts): its network for this container. */
 export interface NetworksPort {
   attach(job: Job, containerId: string): Promise<NetworkSpec>
+}
+
+/** Why a kill happened, recorded as the job's reason and message (instead of plain `killed`). */
+export interface KillReason {
+  reason: string
+  message: string
+}
+
+/** What a per-connection listener needs from the job service (listener.ts). */
+export interface ConnectionJobs {
+  /** a connection's job, counted on its listener in the same transaction */
+  submit(spec: RunSpec, opts: { parentId: string }): Job
+  get(id: string): Job | undefined
+  /** resolves once the job is running, or settled without having run */
+  started(id: string): Promise<Job>
+  wait(id: string): Promise<Job>
+  writeStdin(id: string, data: Uint8Array): Promise<void>
+  closeStdin(id: string): Promise<void>
+  kill(id: string, signal: NodeJS.Signals, why?: KillReason): Promise<Job>
+  countRefused(listenerId: string): void
+}
+
+/** A record of a job's output as a live follow yields it (logs layer). */
+export interface FollowRecord {
+  stream?: 'stdout' | 'stderr'
+  data: Uint8Array
+  dropped?: unknown
+}
+
+/** The logs layer's live follow (LogStore.follow). */
+export interface FollowPort {
+  follow(jobId: string, from: number, signal: AbortSignal, opts: {
+    exited: () => Promise<{ exitCode: number | null; signal: string | null; state?: string; reason?: string | null }>
+    coalesceBytes?: number
+  }): AsyncIterable<FollowRecord | { exit: unknown }>
+}
+
+/** Per-connection listeners (listener.ts): a listener job's "container". */
+export interface ListenersPort {
+  open(job: Job, containerId: string): ContainerLike
 }

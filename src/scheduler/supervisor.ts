@@ -7,7 +7,7 @@ import { HealthMonitor } from './health-monitor.js'
 import { containerIdFor, type AttemptPatch, type JobPatch } from './job-repo.js'
 import { finalStateFor, isFinal, type JobState } from './job-state.js'
 import type { LiveAttempt } from './live.js'
-import type { ContainerLike, ExitStatusLike, ImagesPort, LogsPort, RuntimePort, NetworksPort } from './ports.js'
+import type { ContainerLike, ExitStatusLike, ImagesPort, KillReason, ListenersPort, LogsPort, RuntimePort, NetworksPort } from './ports.js'
 import { decideRestart, DEFAULT_BACKOFF, type AttemptEnding, type RestartPolicy } from './restart-policy.js'
 import type { StateWriter } from './state-writer.js'
 import type { Job, RunSpec } from './types.js'
@@ -25,6 +25,8 @@ export interface SupervisorDeps {
   random?: () => number
   /** bridge networks and published ports (networks.ts) */
   networks?: NetworksPort
+  /** per-connection listeners (listener.ts) */
+  listeners?: ListenersPort
 }
 
 /** docker: 10 s between the stop signal and SIGKILL. */
@@ -55,8 +57,14 @@ export class Supervisor {
 
   active(): { count: number; memoryBytes: number } {
     let memoryBytes = 0
-    for (const l of this.live.values()) memoryBytes += l.memoryBytes
-    return { count: this.live.size, memoryBytes }
+    let count = 0
+    for (const l of this.live.values()) {
+      // a listener runs nothing itself: its connections' jobs take the slots
+      if (l.listener) continue
+      count++
+      memoryBytes += l.memoryBytes
+    }
+    return { count, memoryBytes }
   }
 
   // ---- starting attempts ----------------------------------------------------
@@ -94,7 +102,7 @@ export class Supervisor {
   }
 
   #newLive(job: Job): LiveAttempt {
-    const live: LiveAttempt = { jobId: job.id, n: job.attempt, memoryBytes: job.spec.limits.memoryBytes ?? 0, abort: new AbortController(), stopSignal: stopSignalFor(job.spec) }
+    const live: LiveAttempt = { jobId: job.id, n: job.attempt, memoryBytes: job.spec.limits.memoryBytes ?? 0, abort: new AbortController(), stopSignal: stopSignalFor(job.spec), ...(job.spec.listen ? { listener: true } : {}) }
     this.live.set(job.id, live)
     return live
   }
@@ -132,8 +140,9 @@ export class Supervisor {
 
   /** Kill with a signal. SIGKILL or the stop signal is a manual stop (never restarted);
    *  another signal the process dies of is its own exit, under its restart policy. */
-  async kill(live: LiveAttempt, signal: NodeJS.Signals): Promise<void> {
+  async kill(live: LiveAttempt, signal: NodeJS.Signals, why?: KillReason): Promise<void> {
     live.userKill = { signal, manual: signal === 'SIGKILL' || signal === live.stopSignal }
+    if (why) live.endReason = why
     if (live.startedAtMs === undefined) return void live.abort.abort()
     await live.container!.kill(signal)
   }
@@ -157,7 +166,7 @@ export class Supervisor {
 
   // ---- health ---------------------------------------------------------------
   #startHealth(job: Job, live: LiveAttempt, c: ContainerLike): void {
-    const cfg = healthConfigOf(job.spec, live.imageConfig?.Healthcheck)
+    const cfg = live.listener ? undefined : healthConfigOf(job.spec, live.imageConfig?.Healthcheck)
     if (!cfg) return
     // resumed after a daemon restart: the same attempt keeps its health history
     const resume = job.state === 'running' && job.attempt === live.n && job.health ? job.health : undefined
@@ -199,8 +208,8 @@ export class Supervisor {
       oomKilled: exit.oomKilled,
       timedOut: exit.timedOut,
       usage: exit.usage,
-      reason: live.unhealthyRestart ? 'unhealthy' : outcome === 'exited' ? null : outcome,
-      message: null,
+      reason: live.unhealthyRestart ? 'unhealthy' : outcome === 'killed' && live.endReason ? live.endReason.reason : outcome === 'exited' ? null : outcome,
+      message: outcome === 'killed' ? (live.endReason?.message ?? null) : null,
     })
   }
 
@@ -211,7 +220,7 @@ export class Supervisor {
     if (this.#shuttingDown && live.abort.signal.aborted && !live.userStop && !live.userKill) return
     if (live.userStop || live.userKill) {
       const to = live.userStop ? 'stopped' : 'killed'
-      const cols = { reason: to, message: `${to} before the job started` }
+      const cols = !live.userStop && live.endReason ? live.endReason : { reason: to, message: `${to} before the job started` }
       return void this.d.writer.settle(jobId, to, cols, { state: to, ...cols })
     }
     const err = isSkiffError(e) ? e : undefined

@@ -55,6 +55,30 @@ export interface RunSpec {
    *  it is dispatched but started only at this instant — a scheduled run decided
    *  ahead of its tick. Later attempts start when their backoff says. */
   notBefore?: string
+  /** A per-connection service (xinetd, systemd Accept=yes): skiff listens on the
+   *  host port and each TCP connection gets a fresh container (a child job) with
+   *  the connection as its stdin and stdout. The job itself is the listener. */
+  listen?: ListenSpec
+}
+
+export interface ListenSpec {
+  hostIp: string
+  port: number
+  perConnection: true
+  /** connections served at once; one more is refused (closed, counted) */
+  maxConnections: number
+  /** each connection's container is killed after this long (absent: limits.timeoutMs, else none) */
+  timeoutMs?: number
+}
+
+/** A listener's connections: a connection is a child job (`parentId`). */
+export interface ConnectionCounts {
+  /** child jobs not settled */
+  active: number
+  /** connections accepted (child jobs made) since the job was created */
+  total: number
+  /** connections closed unserved: max_connections reached, queue full, listener closing */
+  refused: number
 }
 
 export interface JobUsage {
@@ -94,6 +118,11 @@ export interface Job {
   createdAt: Date
   startedAt: Date | null
   finishedAt: Date | null
+  /** the listener job this connection's job belongs to (RunSpec.listen) */
+  parentId: string | null
+  /** a listener's accepted and refused connections (the active ones are counted by JobRepo.activeChildren) */
+  connTotal: number
+  connRefused: number
 }
 
 export interface Attempt {
@@ -124,6 +153,8 @@ export interface JobQuery {
   state?: JobState[]
   name?: string
   labels?: Record<string, string>
+  /** Only the connections (child jobs) of this listener job. */
+  parent?: string
   /** Cursor: list jobs with id < before (ULIDs sort by time). */
   before?: string
   limit?: number

@@ -37,7 +37,7 @@ const execView = (r: { exitCode: number | null; signal?: string | null; timedOut
 })
 
 export function jobsRoutes(d: ApiDeps) {
-  const view = (j: Job) => toJobView(j, d.networks?.ofJob(j))
+  const view = (j: Job) => toJobView(j, d.networks?.ofJob(j), d.jobs.connections(j))
   // Host facts are read once; the checks that use them are pure (runtime/host-limits.ts).
   let host = d.host
   const hostFacts = () => (host ??= probeHostFacts())
@@ -56,6 +56,10 @@ export function jobsRoutes(d: ApiDeps) {
       checkRunnable(spec, hostFacts(), d.images.resolve(spec.image))
       if (spec.network.mode === 'bridge' && !d.networks) throw new SkiffError('unavailable', 'NETWORKS_UNAVAILABLE', 'network: this daemon has no bridge networking', { field: 'network' })
       d.networks?.check(spec)
+      if (spec.listen) {
+        if (!d.listeners) throw new SkiffError('unavailable', 'LISTEN_UNAVAILABLE', 'listen: this daemon has no per-connection listeners', { field: 'listen' })
+        d.listeners.check(spec)
+      }
       const job = d.jobs.submit(spec)
       if (!q.wait) return c.json(view(job), 201, { Location: `/jobs/${job.id}` })
       const done = await d.jobs.wait(job.id, { timeoutMs, signal: c.req.raw.signal })
@@ -70,7 +74,9 @@ export function jobsRoutes(d: ApiDeps) {
         if (i <= 0) throw new SkiffError('invalid_argument', 'INVALID_ARGUMENT', `label: expected key=value, got ${JSON.stringify(l)}`, { field: 'label' })
         labels[l.slice(0, i)] = l.slice(i + 1)
       }
-      const page = d.jobs.list({ state: q.state, name: q.name, labels, before: q.before, limit: q.limit })
+      // ?parent= takes an id or a name, like every other job reference (a removed listener: its id, no connections left)
+      const parent = q.parent === undefined ? undefined : (d.jobs.get(q.parent)?.id ?? q.parent)
+      const page = d.jobs.list({ state: q.state, name: q.name, labels, before: q.before, limit: q.limit, parent })
       return c.json({ items: page.items.map(view), next: page.next })
     })
     .post('/jobs/prune', async (c) => {

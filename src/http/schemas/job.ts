@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { ATTEMPT_STATES, formatRestartPolicy, JOB_STATES } from '../../scheduler/index.js'
-import type { Attempt, Job, JobNetworkView } from '../../scheduler/index.js'
+import type { Attempt, ConnectionCounts, Job, JobNetworkView } from '../../scheduler/index.js'
 import { JobNetworkSchema } from './network.js'
 
 export const UsageSchema = z.object({ wallMs: z.number(), cpuUserMs: z.number(), cpuSysMs: z.number(), memoryPeakBytes: z.number() })
@@ -61,7 +61,22 @@ export const JobViewSchema = z.object({
   nextAttemptAt: z.string().nullable().describe('in backoff: when the next attempt is queued'),
   stoppedByUser: z.boolean(),
   health: HealthViewSchema.nullable().describe('null: no healthcheck'),
-  links: z.object({ self: z.string(), logs: z.string(), ws: z.string(), attempts: z.string(), attach: z.string().optional(), stdin: z.string().optional() }),
+  parentId: z.string().nullable().describe('a connection\'s job: the per-connection listener it belongs to'),
+  listen: z
+    .object({
+      hostIp: z.string(),
+      port: z.number(),
+      maxConnections: z.number(),
+      timeoutMs: z.number().nullable().describe('each connection\'s time limit (null: limits.timeout, else none)'),
+      connections: z.object({
+        active: z.number().describe('connections being served (their jobs not settled)'),
+        total: z.number().describe('connections accepted: each one is a job, GET /jobs?parent=ID'),
+        refused: z.number().describe('connections reset unserved: max_connections reached, queue full, listener closing'),
+      }),
+    })
+    .optional()
+    .describe('a per-connection service: this job is its listener'),
+  links: z.object({ self: z.string(), logs: z.string(), ws: z.string(), attempts: z.string(), attach: z.string().optional(), stdin: z.string().optional(), connections: z.string().optional(), parent: z.string().optional() }),
 })
 export type JobView = z.infer<typeof JobViewSchema>
 
@@ -72,7 +87,8 @@ export const RunResultSchema = JobViewSchema.extend({
 })
 
 /** `net`: the job's address and published ports (networks service); without it, just the mode. */
-export function toJobView(j: Job, net?: JobNetworkView): JobView {
+export function toJobView(j: Job, net?: JobNetworkView, conns?: ConnectionCounts): JobView {
+  const l = j.spec.listen
   return {
     id: j.id,
     name: j.name,
@@ -100,9 +116,18 @@ export function toJobView(j: Job, net?: JobNetworkView): JobView {
     health: j.health && { status: j.health.status, failingStreak: j.health.failingStreak, log: j.health.log },
     network: net ?? { mode: j.spec.network.mode, ...(j.spec.network.name ? { name: j.spec.network.name } : {}), ports: [] },
     tty: !!j.spec.tty,
+    parentId: j.parentId,
+    ...(l ? {
+      listen: {
+        hostIp: l.hostIp, port: l.port, maxConnections: l.maxConnections, timeoutMs: l.timeoutMs ?? null,
+        connections: conns ?? { active: 0, total: j.connTotal, refused: j.connRefused },
+      },
+    } : {}),
     links: {
       self: `/jobs/${j.id}`, logs: `/jobs/${j.id}/logs`, ws: `/jobs/${j.id}/logs/ws`, attempts: `/jobs/${j.id}/attempts`,
       ...(j.spec.interactive ? { attach: `/jobs/${j.id}/attach`, stdin: `/jobs/${j.id}/stdin` } : {}),
+      ...(l ? { connections: `/jobs?parent=${j.id}` } : {}),
+      ...(j.parentId ? { parent: `/jobs/${j.parentId}` } : {}),
     },
   }
 }
@@ -116,6 +141,7 @@ export const ListJobsQuery = z
       return states as (typeof JOB_STATES)[number][]
     }),
     name: z.string().optional(),
+    parent: z.string().min(1).optional().describe('only the connections (child jobs) of this per-connection listener'),
     label: z.union([z.string(), z.array(z.string())]).optional(),
     all: z.string().optional(),
     limit: z.coerce.number().int().min(1).max(1000).optional(),

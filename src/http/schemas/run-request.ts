@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { SkiffError } from '../../lib/errors.js'
 import { parseBytes, parseDuration } from '../../lib/units.js'
-import { mergeEnv, parsePorts, resolveProcess, type RunSpec } from '../../scheduler/index.js'
+import { DEFAULT_HOST_IP, mergeEnv, parsePorts, resolveProcess, type RunSpec } from '../../scheduler/index.js'
 import { parseReference, type ImageRecord } from '../../images/index.js'
 import { execSizeProblem, limitsProblem, normalizeCap, type HostFacts } from '../../runtime/index.js'
 import { serviceFields, toServiceSpec } from './service.js'
@@ -13,6 +13,8 @@ const duration = z.union([z.string().min(1), z.number().nonnegative()])
 const capList = z
   .array(z.string().max(64).refine((c) => normalizeCap(c) !== undefined, 'unknown capability (e.g. NET_RAW, CAP_SYS_PTRACE, ALL)'))
   .max(64)
+
+export const DEFAULT_MAX_CONNECTIONS = 100
 
 export const LimitsSchema = z
   .object({
@@ -54,6 +56,17 @@ export const RunRequestSchema = z
       .max(256)
       .optional()
       .describe('published ports, docker -p syntax: [hostIp:][hostPort:]containerPort[/tcp|udp] (ranges a-b too); host address 127.0.0.1 unless given (0.0.0.0: every interface); no hostPort: a free one'),
+    listen: z
+      .object({
+        port: z.number().int().min(1).max(65535).describe('the host TCP port skiff accepts connections on'),
+        host_ip: z.ipv4().optional().describe('the host address to listen on (default 127.0.0.1; 0.0.0.0: every interface, logged)'),
+        per_connection: z.literal(true).describe('a fresh container for each connection, the connection as its stdin and stdout (xinetd, systemd Accept=yes); the only mode'),
+        max_connections: z.number().int().min(1).max(10_000).optional().describe(`connections served at once (default ${DEFAULT_MAX_CONNECTIONS}); one more is refused (reset, counted)`),
+        timeout: duration.optional().describe('each connection\'s container is killed after this long, e.g. "30s" (default: limits.timeout, else none)'),
+      })
+      .strict()
+      .optional()
+      .describe('a per-connection service: this job is the listener (running while it listens); each connection is a child job with its own logs (GET /jobs?parent=ID)'),
     readonlyRootfs: z.boolean().optional(),
     capAdd: capList.optional().describe('capabilities added to the default set (Podman\'s: no NET_RAW, MKNOD, AUDIT_WRITE); one beyond the default needs the daemon\'s allowedCapabilities, else 403 CAPABILITY_NOT_ALLOWED'),
     capDrop: capList.optional().describe('capabilities removed from the default set; ALL drops every one'),
@@ -102,6 +115,7 @@ export function toRunSpec(r: RunRequest): RunSpec {
     ...(r.tty ? { tty: true, ...(r.consoleSize ? { consoleSize: r.consoleSize } : {}) } : {}),
     limits,
     ...network(r),
+    ...listen(r),
     ...(r.readonlyRootfs ? { readonlyRootfs: true } : {}),
     ...(r.capAdd?.length ? { capAdd: [...new Set(r.capAdd.map((c) => normalizeCap(c)!))] } : {}),
     ...(r.capDrop?.length ? { capDrop: [...new Set(r.capDrop.map((c) => normalizeCap(c)!))] } : {}),
@@ -124,6 +138,31 @@ function network(r: RunRequest): Pick<RunSpec, 'network' | 'ports'> {
   return {
     network: { mode, ...(n.name !== undefined ? { name: n.name } : {}), ...(n.aliases?.length ? { aliases: n.aliases } : {}) },
     ...(ports.length ? { ports } : {}),
+  }
+}
+
+/** listen: a per-connection service. The connection is the job's stdin and
+ *  stdout, so what else would claim them (a terminal, fixed stdin bytes) or reach
+ *  the job another way (published ports) is a conflict. */
+function listen(r: RunRequest): Pick<RunSpec, 'listen'> {
+  const l = r.listen
+  if (!l) return {}
+  const bad = (field: string, why: string) => new SkiffError('invalid_argument', 'INVALID_ARGUMENT', `${field}: ${why}`, { field })
+  if (r.ports?.length) throw bad('listen', 'a per-connection service cannot also publish ports (the listener is its port)')
+  if (r.tty) throw bad('tty', 'a per-connection service speaks bytes over its connection, not a terminal')
+  if (r.stdin !== undefined) throw bad('stdin', 'a per-connection service\'s stdin is its connection')
+  if (r.healthcheck !== undefined && r.healthcheck !== 'none') throw bad('healthcheck', 'a per-connection service has no long-running container to probe')
+  let timeoutMs: number | undefined
+  if (l.timeout !== undefined) {
+    timeoutMs = parseDuration(l.timeout, 'listen.timeout')
+    if (timeoutMs <= 0) throw bad('listen.timeout', 'must be positive')
+    if (timeoutMs > 2 ** 31 - 1) throw bad('listen.timeout', 'must be at most 24 days')
+  }
+  return {
+    listen: {
+      hostIp: l.host_ip ?? DEFAULT_HOST_IP, port: l.port, perConnection: true, maxConnections: l.max_connections ?? DEFAULT_MAX_CONNECTIONS,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    },
   }
 }
 

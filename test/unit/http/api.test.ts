@@ -116,6 +116,20 @@ describe('POST /run', () => {
     [{ image: 'x', pull: 'sometimes' }, 'pull'],
     [{ image: 'x', bogus: true }, 'bogus'],
     [{ image: 'x', hostname: 'no_underscores' }, 'hostname'],
+    [{ image: 'x', listen: { per_connection: true } }, 'listen.port'],
+    [{ image: 'x', listen: { port: 0, per_connection: true } }, 'listen.port'],
+    [{ image: 'x', listen: { port: 70000, per_connection: true } }, 'listen.port'],
+    [{ image: 'x', listen: { port: 9000 } }, 'listen.per_connection'],
+    [{ image: 'x', listen: { port: 9000, per_connection: false } }, 'listen.per_connection'],
+    [{ image: 'x', listen: { port: 9000, per_connection: true, max_connections: 0 } }, 'listen.max_connections'],
+    [{ image: 'x', listen: { port: 9000, per_connection: true, timeout: 'soon' } }, 'listen.timeout'],
+    [{ image: 'x', listen: { port: 9000, per_connection: true, timeout: 0 } }, 'listen.timeout'],
+    [{ image: 'x', listen: { port: 9000, per_connection: true, host_ip: 'localhost' } }, 'listen.host_ip'],
+    [{ image: 'x', listen: { port: 9000, per_connection: true, backlog: 5 } }, 'listen.backlog'],
+    [{ image: 'x', listen: { port: 9000, per_connection: true }, ports: ['8080:80'] }, 'listen'],
+    [{ image: 'x', listen: { port: 9000, per_connection: true }, tty: true }, 'tty'],
+    [{ image: 'x', listen: { port: 9000, per_connection: true }, stdin: 'x' }, 'stdin'],
+    [{ image: 'x', listen: { port: 9000, per_connection: true }, healthcheck: { cmd: 'true' } }, 'healthcheck'],
   ])('400 naming the field for %j', async (body, field) => {
     const r = await viaUnix('POST', '/run', body)
     expect(r.status).toBe(400)
