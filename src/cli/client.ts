@@ -52,7 +52,7 @@ export interface RequestOptions {
   signal?: AbortSignal
 }
 
-const KIND_BY_STATUS: Record<number, ErrorKind> = { 400: 'invalid_argument', 401: 'unauthenticated', 403: 'permission_denied', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 422: 'failed_precondition', 502: 'upstream', 503: 'unavailable' }
+const KIND_BY_STATUS: Record<number, ErrorKind> = { 400: 'invalid_argument', 401: 'unauthenticated', 403: 'permission_denied', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 422: 'failed_precondition', 502: 'upstream', 503: 'unavailable', 507: 'insufficient_storage' }
 
 /** An API error answer → SkiffError with the daemon's code and field. */
 export function apiError(status: number, text: string): SkiffError {

@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
 import type { ZodError } from 'zod'
-import { type ErrorKind, SkiffError } from '../lib/errors.js'
+import { type ErrorKind, noSpace, noSpaceCode, SkiffError } from '../lib/errors.js'
 import type { Logger } from '../lib/log.js'
 
 /** The one mapping from error kind to HTTP status. */
@@ -13,6 +13,7 @@ export const STATUS = {
   payload_too_large: 413,
   failed_precondition: 422,
   resource_exhausted: 503,
+  insufficient_storage: 507,
   unavailable: 503,
   upstream: 502,
   internal: 500,
@@ -34,6 +35,8 @@ export function fromZod(err: ZodError, prefix = ''): SkiffError {
 export function toSkiffError(err: unknown): SkiffError {
   if (err instanceof SkiffError) return err
   if (err && typeof err === 'object' && 'name' in err && (err as Error).name === 'ZodError') return fromZod(err as ZodError)
+  // a write anywhere on the data dir (a blob, the database, a log's metadata) that found the disk full
+  if (noSpaceCode(err)) return noSpace('request', err)
   return new SkiffError('internal', 'INTERNAL', 'internal error', { cause: err })
 }
 

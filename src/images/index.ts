@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import type { Db } from '../db/open.js'
+import { isSkiffError, noSpace, noSpaceCode, SkiffError } from '../lib/errors.js'
 import type { Logger } from '../lib/log.js'
 import { SingleFlight } from '../lib/single-flight.js'
 import { loadArchive, importRootfs as importRootfsArchive, saveArchive } from './archive.js'
@@ -21,6 +22,15 @@ import { loadDockerConfig, mergeCredentials, type CredentialMap } from './regist
 import type { TransportOptions } from './registry/transport.js'
 import { Snapshotter } from './snapshotter.js'
 import type { Digest, ImageRecord, Platform, PullProgress } from './types.js'
+
+
+/** A pull, load or import that found the data dir full: one typed error (507 NO_SPACE)
+ *  naming what was being done, whatever layer of it (a blob, a snapshot, the database) hit it. */
+function asNoSpace(what: string, e: unknown): unknown {
+  if (isSkiffError(e, 'NO_SPACE')) return new SkiffError(e.kind, e.code, `${what}: ${e.message}`, { ...e.extra, cause: e })
+  if (isSkiffError(e) || !noSpaceCode(e)) return e
+  return noSpace(what, e)
+}
 
 export type { Descriptor, Digest, ImageConfig, ImageLayer, ImageRecord, Platform, PullProgress, Reference } from './types.js'
 export { formatReference, normalizeReference, parseReference } from './reference.js'
@@ -212,6 +222,8 @@ export function createImageService(o: ImageServiceOptions): ImageService & {
               }),
             )
             return repo.get(img.manifest.config.digest)!
+          } catch (e) {
+            throw asNoSpace(`pull ${name}`, e)
           } finally {
             flights.delete(key)
           }
@@ -292,7 +304,7 @@ export function createImageService(o: ImageServiceOptions): ImageService & {
     },
     async load(body: Readable): Promise<ImageRecord[]> {
       await ready
-      return loadArchive(installDeps, tmpRoot, body)
+      return loadArchive(installDeps, tmpRoot, body).catch((e) => Promise.reject(asNoSpace('load', e)))
     },
     async save(refs: string[], out: Writable): Promise<void> {
       await ready
@@ -311,7 +323,7 @@ export function createImageService(o: ImageServiceOptions): ImageService & {
     },
     async importRootfs(body: Readable, opts: { ref: string; config?: Record<string, unknown> }): Promise<ImageRecord> {
       await ready
-      return importRootfsArchive(installDeps, body, { ...opts, platform })
+      return importRootfsArchive(installDeps, body, { ...opts, platform }).catch((e) => Promise.reject(asNoSpace(`import ${opts.ref}`, e)))
     },
     async close() {
       await client.close()

@@ -1,4 +1,4 @@
-import { SkiffError } from '../../lib/errors.js'
+import { noSpace as baseNoSpace, SkiffError } from '../../lib/errors.js'
 
 // Error factories of the unpack layer (decompression, tar extraction, snapshots).
 // Messages: lowercase, no trailing period, name the thing. Codes: docs/errors/unpack.md.
@@ -23,5 +23,4 @@ export const unpackAborted = (diffId: string, cause?: unknown) =>
   new SkiffError('unavailable', 'ABORTED', `unpack of layer ${diffId}: aborted`, { cause })
 export const unpackFailed = (diffId: string, why: string, cause?: unknown) =>
   new SkiffError('internal', 'UNPACK_FAILED', `unpack of layer ${diffId}: ${why}`, { cause })
-export const noSpace = (entry: string, cause?: unknown) =>
-  new SkiffError('resource_exhausted', 'NO_SPACE', `unpack: no space left while writing layer entry ${JSON.stringify(entry)}`, { cause })
+export const noSpace = (entry: string, cause?: unknown) => baseNoSpace(`unpack: layer entry ${JSON.stringify(entry)}`, cause)

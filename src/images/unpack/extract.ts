@@ -186,12 +186,18 @@ class Extraction {
         const inflight = new Set<Promise<void>>()
         let pos = 0
         let pending = 0
+        let failed: unknown
         try {
           for await (const chunk of reader.chunks()) {
+            if (failed) throw failed
             const w = f.write(chunk, pos).finally(() => {
               inflight.delete(w)
               pending -= chunk.length
             })
+            // a write can fail (ENOSPC) while the loop waits for the next chunk, before
+            // anything awaits it: noted here, thrown at the next chunk or the end (an
+            // unobserved rejection would take the whole daemon down)
+            w.catch((e: unknown) => (failed ??= e))
             inflight.add(w)
             pos += chunk.length
             pending += chunk.length
@@ -312,7 +318,7 @@ class Extraction {
 }
 
 /** Filesystem failures while applying an entry: out of space is the host's
- *  condition (resource_exhausted), anything else an internal failure naming the entry. */
+ *  condition (insufficient_storage, 507), anything else an internal failure naming the entry. */
 function asUnpackError(e: unknown, entry: string): SkiffError {
   if (e instanceof SkiffError) return e
   const code = (e as NodeJS.ErrnoException).code

@@ -1,0 +1,117 @@
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { file, dir, buildTar } from '../fixtures/tar.js'
+import { busyboxRootfs, image, layer, layerFromTar, pushImage } from '../fixtures/images.js'
+import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { importBusybox, killContainers, startDaemon, type TestDaemon } from '../helpers/daemon.js'
+import { runSkiff } from '../helpers/skiff-cli.js'
+import { PACKAGE_ROOT } from '../../src/lib/paths.js'
+
+// The data dir on a small tmpfs this test mounts: a pull, an import and a job's
+// log that run out of space fail with an error that says so, leave nothing
+// half-written behind, and work again once there is room. The daemon keeps serving.
+const MiB = 1024 * 1024
+const SIZE = 96 * MiB
+const BIG = 24 * MiB
+let root: string
+let data: string
+let reg: TestRegistry
+let d: TestDaemon
+let bigTar: Buffer
+
+const free = () => {
+  const s = statfsSync(data)
+  return s.bavail * s.bsize
+}
+/** Fill the tmpfs until `leave` bytes are free (one file, removed by unfill). */
+const fill = (leave: number) => {
+  const n = free() - leave
+  if (n > 0) execFileSync('fallocate', ['-l', String(n), join(data, 'filler')])
+}
+const unfill = () => rmSync(join(data, 'filler'), { force: true })
+
+const storeProblems = async () => {
+  const r = await runSkiff(d, ['doctor', '--store', '--json', '--data-dir', data])
+  return (JSON.parse(r.stdout) as { check: string; ok: boolean; message: string }[]).filter((f) => !f.ok)
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'skiff-full-'))
+  data = join(root, 'data')
+  mkdirSync(data)
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${SIZE},mode=0700`, 'tmpfs', data])
+  reg = await startRegistry()
+  // incompressible and uncompressed: the blob and its snapshot take BIG each
+  bigTar = await buildTar([dir('data'), file('data/random', randomBytes(BIG))])
+  const base = await layer(busyboxRootfs(), 'gzip')
+  await pushImage(reg, 'fixtures/big', 'latest', image([base, await layerFromTar(bigTar, 'none')]))
+  // importBusybox's rootfs tar, made now: making it later blocks this process for seconds,
+  // long enough for the daemon to close our idle keep-alive connection under undici's feet
+  execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/make-busybox-rootfs'), join(data, 'busybox-rootfs.tar')])
+  d = await startDaemon({ dataDir: data })
+}, 180_000)
+
+afterAll(async () => {
+  await d?.stop()
+  if (d) killContainers(data)
+  await reg?.stop()
+  if (data && existsSync(data)) {
+    const inner = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m): m is string => !!m && m.startsWith(data + '/'))
+    for (const m of inner.sort().reverse()) execFileSync('umount', ['-l', m])
+    execFileSync('umount', [data])
+  }
+  if (root) rmSync(root, { recursive: true, force: true })
+})
+
+const expectNoSpace = (r: { status: number; json: any; text: string }, what: RegExp) => {
+  expect(r.status, r.text).toBe(507)
+  expect(r.json.error.code).toBe('NO_SPACE')
+  expect(r.json.error.message).toMatch(/no space left on device \(ENOSPC\)/)
+  expect(r.json.error.message).toMatch(what)
+}
+
+describe('a full data dir', () => {
+  it('a pull that runs out of space while downloading fails with 507 NO_SPACE, leaves nothing half-written, and succeeds once there is room', async () => {
+    fill(8 * MiB)
+    expectNoSpace(await d.api('POST', '/images/pull', { image: `${reg.host}/fixtures/big` }), /^pull 127\.0\.0\.1:\d+\/fixtures\/big:latest: /)
+    expect((await d.api('GET', '/healthz')).status).toBe(200)
+    expect(await storeProblems()).toEqual([])
+    expect((await d.api('GET', '/images')).json.items).toEqual([])
+    unfill()
+    const ok = await d.api('POST', '/images/pull', { image: `${reg.host}/fixtures/big` })
+    expect(ok.status, ok.text).toBe(200)
+    expect(await storeProblems()).toEqual([])
+    expect((await d.api('DELETE', `/images/${encodeURIComponent(`${reg.host}/fixtures/big`)}`)).status).toBeLessThan(300)
+    await d.api('POST', '/images/prune')
+  })
+
+  it('a pull that runs out of space while unpacking (the blob fitted) fails the same way and retries cleanly', async () => {
+    fill(BIG + 8 * MiB)
+    expectNoSpace(await d.api('POST', '/images/pull', { image: `${reg.host}/fixtures/big` }), /^pull 127\.0\.0\.1:\d+\/fixtures\/big:latest: /)
+    expect(await storeProblems()).toEqual([])
+    unfill()
+    const ok = await d.api('POST', '/images/pull', { image: `${reg.host}/fixtures/big` })
+    expect(ok.status, ok.text).toBe(200)
+    // every layer is there as a whole: a job sees the big file in full
+    await importBusybox(d)
+    const r = await d.api('POST', '/run?wait=true', { image: `${reg.host}/fixtures/big`, cmd: ['/bin/busybox', 'wc', '-c', '/data/random'] })
+    expect(r.json, r.text).toMatchObject({ exitCode: 0, stdout: `${BIG} /data/random\n` })
+    expect((await d.api('DELETE', `/images/${encodeURIComponent(`${reg.host}/fixtures/big`)}?force=true`)).status).toBeLessThan(300)
+    await d.api('POST', '/images/prune')
+  })
+
+  it('an import that runs out of space fails with 507 NO_SPACE and leaves nothing half-written', async () => {
+    fill(8 * MiB)
+    const r = await d.raw('POST', '/images/import?ref=big-import:1', { body: bigTar, headers: { 'content-type': 'application/x-tar' } })
+    const text = await r.body.text()
+    expectNoSpace({ status: r.statusCode, json: JSON.parse(text), text }, /^import big-import:1: /)
+    expect(await storeProblems()).toEqual([])
+    unfill()
+    const ok = await d.raw('POST', '/images/import?ref=big-import:1', { body: bigTar, headers: { 'content-type': 'application/x-tar' } })
+    expect(ok.statusCode, await ok.body.text()).toBe(201)
+  })
+})
