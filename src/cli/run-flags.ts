@@ -95,6 +95,10 @@ export const RUN_FLAGS: Record<string, RunFlag> = {
   net: { type: 'string', value: 'NET', hidden: true, help: 'same as --network', field: 'network', apply: (b, v) => setNetwork(b, v as string) },
   'network-alias': { type: 'multi', value: 'NAME', help: 'another name the job answers to on its network', field: 'network.aliases', apply: (b, v) => ((b.network as Record<string, unknown> | undefined) ?? (b.network = {}), ((b.network as Record<string, unknown>).aliases = v)) },
   publish: { short: 'p', type: 'multi', value: '[IP:][HOST:]PORT[/PROTO]', help: 'publish a port (docker syntax): on 127.0.0.1 unless an IP is given (0.0.0.0: every interface), a free host port unless given', field: 'ports', apply: (b, v) => (b.ports = v) },
+  listen: { type: 'string', value: '[IP:]PORT', help: 'with --per-connection: skiff accepts TCP connections on this host port (127.0.0.1 unless an IP is given) and runs a fresh job for each', field: 'listen', apply: (b, v) => setListen(b, v as string) },
+  'per-connection': { type: 'boolean', help: 'with --listen: each connection gets its own container, the connection as its stdin/stdout (xinetd style)', field: 'listen.per_connection', apply: (b) => (listenOf(b).per_connection = true) },
+  'max-connections': { type: 'string', value: 'N', help: 'with --listen: connections served at once (default 100); one more is refused', field: 'listen.max_connections', apply: (b, v) => (listenOf(b).max_connections = number('--max-connections', v as string)) },
+  'conn-timeout': { type: 'string', value: 'DURATION', help: 'with --listen: each connection\'s container is killed after this long, e.g. 30s', field: 'listen.timeout', apply: (b, v) => (listenOf(b).timeout = v as string) },
   user: { short: 'u', type: 'string', value: 'USER', help: 'user to run as: name, uid, uid:gid or name:group', field: 'user', apply: (b, v) => (b.user = v) },
   workdir: { short: 'w', type: 'string', value: 'DIR', help: 'working directory inside the job (absolute)', field: 'workdir', apply: (b, v) => (b.workdir = v) },
   hostname: { short: 'h', type: 'string', value: 'NAME', help: 'the job\'s hostname', field: 'hostname', apply: (b, v) => (b.hostname = v) },
@@ -118,6 +122,25 @@ function storageSize(opts: string[]): string {
   return size!
 }
 
+const listenOf = (b: RunBody) => (b.listen ??= {}) as Record<string, unknown>
+
+/** --listen 9000 | 127.0.0.1:9000 | 0.0.0.0:9000 */
+function setListen(b: RunBody, v: string): void {
+  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d+)$/.exec(v)
+  if (!m) throw usageError(`--listen: expected [IP:]PORT, got ${JSON.stringify(v)}`, '--listen')
+  const l = listenOf(b)
+  l.port = number('--listen', m[2]!)
+  if (m[1]) l.host_ip = m[1]
+}
+
+/** --per-connection and its companions mean nothing without --listen, and --listen nothing without --per-connection. */
+function checkListen(b: RunBody): void {
+  const l = b.listen as Record<string, unknown> | undefined
+  if (!l) return
+  if (l.port === undefined) throw usageError(`${l.per_connection ? '--per-connection' : Object.keys(l).includes('max_connections') ? '--max-connections' : '--conn-timeout'} needs --listen [IP:]PORT`, '--listen')
+  if (!l.per_connection) throw usageError('--listen needs --per-connection (a fresh container per connection is the only mode)', '--per-connection')
+}
+
 /** --network none|host|bridge is a mode, anything else a network's name (docker's rule). */
 function setNetwork(b: RunBody, v: string): void {
   const n = (b.network ??= {}) as Record<string, unknown>
@@ -136,6 +159,7 @@ export function runBody(flags: Flags, positionals: readonly string[], io: RunIO 
     if (v === undefined || v === false || !def.apply) continue
     def.apply(body, v, io)
   }
+  checkListen(body)
   return body
 }
 

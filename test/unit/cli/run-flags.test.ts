@@ -32,6 +32,8 @@ describe('skiff run flags → POST /run body', () => {
     { argv: ['--disk', '512m', 'busybox'], want: { image: 'busybox', limits: { disk: '512m' } } },
     { argv: ['--storage-opt', 'size=1g', 'busybox'], want: { image: 'busybox', limits: { disk: '1g' } } },
     { argv: ['--net', 'bridge', 'busybox'], want: { image: 'busybox', network: { mode: 'bridge' } } },
+    { argv: ['--listen', '9000', '--per-connection', 'chal'], want: { image: 'chal', listen: { port: 9000, per_connection: true } } },
+    { argv: ['--listen', '127.0.0.2:9000', '--per-connection', '--max-connections', '20', '--conn-timeout', '30s', 'chal', '/chal'], want: { image: 'chal', cmd: ['/chal'], listen: { port: 9000, host_ip: '127.0.0.2', per_connection: true, max_connections: 20, timeout: '30s' } } },
   ])('$argv', ({ argv, want }) => {
     expect(body(argv)).toEqual(want)
   })
@@ -49,6 +51,15 @@ describe('skiff run flags → POST /run body', () => {
   it('--storage-opt other than size= names the flag', () => {
     expect(() => body(['--storage-opt', 'dm.basesize=1g', 'busybox'])).toThrow(expect.objectContaining({ extra: { field: '--storage-opt' }, message: expect.stringMatching(/only size=BYTES/) }))
   })
+  it.each([
+    [['--per-connection', 'chal'], '--listen', /--per-connection needs --listen/],
+    [['--max-connections', '5', 'chal'], '--listen', /--max-connections needs --listen/],
+    [['--listen', '9000', 'chal'], '--per-connection', /--listen needs --per-connection/],
+    [['--listen', 'localhost:9000', '--per-connection', 'chal'], '--listen', /expected \[IP:\]PORT/],
+    [['--listen', '9000', '--per-connection', '--max-connections', 'many', 'chal'], '--max-connections', /not a number/],
+  ])('%j: a usage error naming %s', (argv, flag, msg) => {
+    expect(() => body(argv)).toThrow(expect.objectContaining({ extra: { field: flag }, message: expect.stringMatching(msg) }))
+  })
   it('-t asks for a pseudo-terminal', () => {
     const o = io()
     expect(body(['-ti', 'busybox'], o)).toEqual({ image: 'busybox', interactive: true, tty: true })
@@ -63,6 +74,7 @@ describe('API fields → the flag to blame', () => {
   it.each([
     ['limits.memory', '-m/--memory'], ['limits.cpus', '--cpus'], ['limits.pids', '--pids-limit'], ['limits.timeout', '--timeout'], ['limits.disk', '--disk'],
     ['env.FOO', '-e/--env'], ['labels', '-l/--label'], ['network.mode', '--network'], ['network.aliases', '--network-alias'], ['ports[1]', '-p/--publish'], ['ports', '-p/--publish'], ['user', '-u/--user'], ['image', undefined],
+    ['listen.port', '--listen'], ['listen.host_ip', '--listen'], ['listen', '--listen'], ['listen.per_connection', '--per-connection'], ['listen.max_connections', '--max-connections'], ['listen.timeout', '--conn-timeout'],
   ])('%s → %s', (field, flag) => expect(flagForField(field)).toBe(flag))
 
   it('rewrites the daemon\'s message to name the flag, keeps the code', () => {
