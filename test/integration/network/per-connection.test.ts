@@ -143,4 +143,60 @@ describe('per-connection services', () => {
     await d.api('DELETE', `/jobs/${l.id}?force=true`)
     await d.api('DELETE', `/jobs/${l2.id}?force=true`)
   }, 60_000)
+
+  it('max_connections: one connection more is refused (reset, counted) until one ends; stopping the listener kills its connections', async () => {
+    const l = await listener({ cmd: 'echo ready; cat', listen: { max_connections: 2 } })
+    const open = () => {
+      const sock = connect({ host: '127.0.0.1', port: l.port, allowHalfOpen: true })
+      sock.on('error', () => {})
+      return sock
+    }
+    const a = open()
+    const b = open()
+    await Promise.all([readUntil(a, (x) => x.toString() === 'ready\n'), readUntil(b, (x) => x.toString() === 'ready\n')])
+    // the third: accepted by the kernel, reset by the listener without a byte
+    const c = connect({ host: '127.0.0.1', port: l.port })
+    const got: Buffer[] = []
+    c.on('data', (x: Buffer) => got.push(x))
+    await new Promise<void>((resolve) => c.on('close', () => resolve()).on('error', () => {}))
+    expect(Buffer.concat(got).length).toBe(0)
+    expect((await d.api('GET', `/jobs/${l.id}`)).json.listen.connections).toEqual({ active: 2, total: 2, refused: 1 })
+    // one ends (EOF → cat exits): a slot is free again
+    a.end()
+    await waitFor('a free slot', async () => (await d.api('GET', `/jobs/${l.id}`)).json.listen.connections.active === 1)
+    const { out } = await session(l.port, 'again\n')
+    expect(out.toString()).toBe('ready\nagain\n')
+    // stop: the listener closes and b's job is killed; b's socket ends
+    const bEnded = new Promise<void>((resolve) => b.on('end', () => resolve()).on('close', () => resolve()))
+    const stop = await d.api('POST', `/jobs/${l.id}/stop`)
+    expect(stop.status).toBe(200)
+    expect(stop.json.state).toBe('stopped')
+    await bEnded
+    const kids = await children(l.id)
+    expect(kids.map((k) => [k.state, k.reason]).sort()).toEqual([['exited', null], ['exited', null], ['killed', 'listener-closed']])
+    expect((await d.api('GET', `/jobs/${l.id}`)).json.listen.connections).toEqual({ active: 0, total: 3, refused: 1 })
+    b.destroy()
+    await d.api('DELETE', `/jobs/${l.id}`)
+  }, 60_000)
+
+  it('daemon kill -9: the listener listens again after the restart; a connection from before is recorded as lost and its container ended', async () => {
+    const l = await listener({ cmd: 'echo ready; cat' })
+    const a = connect({ host: '127.0.0.1', port: l.port })
+    a.on('error', () => {})
+    await readUntil(a, (x) => x.toString() === 'ready\n')
+    const [before] = await children(l.id)
+    expect(before.state).toBe('running')
+    await d.kill9()
+    await new Promise<void>((resolve) => (a.destroyed ? resolve() : a.on('close', () => resolve())))
+    await d.restart()
+    const lost = await waitFor('the lost connection to settle', async () => {
+      const j = (await d.api('GET', `/jobs/${before.id}`)).json
+      return settled(j.state) && j
+    })
+    expect(lost).toMatchObject({ state: 'killed', reason: 'connection-lost' })
+    expect((await d.api('GET', `/jobs/${l.id}`)).json).toMatchObject({ state: 'running', listen: { connections: { active: 0, total: 1, refused: 0 } } })
+    const { out } = await session(l.port, 'after\n')
+    expect(out.toString()).toBe('ready\nafter\n')
+    await d.api('DELETE', `/jobs/${l.id}?force=true`)
+  }, 120_000)
 })
