@@ -68,6 +68,7 @@ static const char *errno_name(int err) {
     case ENOSPC: return "ENOSPC";
     case ENOTCONN: return "ENOTCONN";
     case EMSGSIZE: return "EMSGSIZE";
+    case ETIMEDOUT: return "ETIMEDOUT";
     default: return "ERRNO";
   }
 }
@@ -825,6 +826,156 @@ static napi_value PunchHole(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- console socket: a pseudo-terminal for exec -t ---------------------------------
+//
+// `crun exec --tty --console-socket PATH` makes the pty in the container and sends
+// its master over PATH (one SCM_RIGHTS message), then waits for the command as a
+// foreground exec does. Node cannot receive a file descriptor over a socket, so the
+// listen, accept and recvmsg are here; the master is then an ordinary fd for Node
+// (a TTY handle), and its window size is set with TIOCSWINSZ (setWinsize).
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  int lfd, timeout_ms, fd, err;
+} console_t;
+
+// A path too long for sockaddr_un is reached through /proc/self/fd/<dir>; *dirfd
+// is then an fd the caller closes after the bind/connect.
+static int unix_addr(const char *path, struct sockaddr_un *addr, int *dirfd) {
+  *dirfd = -1;
+  if (strlen(path) < sizeof addr->sun_path) {
+    strcpy(addr->sun_path, path);
+    return 0;
+  }
+  const char *slash = strrchr(path, '/');
+  if (!slash || slash == path) return ENAMETOOLONG;
+  char *dir = strndup(path, slash - path);
+  *dirfd = open(dir, O_PATH | O_CLOEXEC | O_DIRECTORY);
+  free(dir);
+  if (*dirfd < 0) return errno;
+  if ((size_t)snprintf(addr->sun_path, sizeof addr->sun_path, "/proc/self/fd/%d/%s", *dirfd, slash + 1) >= sizeof addr->sun_path) return ENAMETOOLONG;
+  return 0;
+}
+
+static void console_execute(napi_env env, void *data) {
+  (void)env;
+  console_t *j = data;
+  struct pollfd p = {.fd = j->lfd, .events = POLLIN};
+  int rc;
+  do rc = poll(&p, 1, j->timeout_ms);
+  while (rc < 0 && errno == EINTR);
+  if (rc <= 0) {
+    j->err = rc == 0 ? ETIMEDOUT : errno;
+    return;
+  }
+  int c = accept4(j->lfd, NULL, NULL, SOCK_CLOEXEC);
+  if (c < 0) {
+    j->err = errno;
+    return;
+  }
+  p.fd = c;
+  do rc = poll(&p, 1, j->timeout_ms);
+  while (rc < 0 && errno == EINTR);
+  if (rc <= 0) {
+    j->err = rc == 0 ? ETIMEDOUT : errno;
+    close(c);
+    return;
+  }
+  char buf[256];
+  union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctrl;
+  struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.b, .msg_controllen = sizeof ctrl.b};
+  ssize_t n;
+  do n = recvmsg(c, &m, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) j->err = errno;
+  for (struct cmsghdr *h = n < 0 ? NULL : CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS && h->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      memcpy(&j->fd, CMSG_DATA(h), sizeof(int));
+      break;
+    }
+  // a connection without a descriptor: the caller woke us (its runtime exited first)
+  if (j->fd < 0 && !j->err) j->err = ENOENT;
+  close(c);
+}
+
+static void console_complete(napi_env env, napi_status status, void *data) {
+  console_t *j = data;
+  close(j->lfd);
+  if (status != napi_ok && !j->err) j->err = ECANCELED;
+  if (j->err) {
+    if (j->fd >= 0) close(j->fd);
+    napi_reject_deferred(env, j->deferred, errno_error(env, "console socket", j->err));
+  } else {
+    napi_value v;
+    napi_create_int32(env, j->fd, &v);
+    napi_resolve_deferred(env, j->deferred, v);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+// consoleReceive(path, timeoutMs): Promise<fd>. Listens on `path` before it returns
+// (so the runtime can be started right after), then on the thread pool accepts one
+// connection and takes the descriptor it sends. A connection that sends none (the
+// caller's own, once its runtime exited without connecting) rejects with ENOENT, a
+// quiet socket with ETIMEDOUT. The caller unlinks `path`.
+static napi_value ConsoleReceive(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int is_null;
+  int32_t timeout = -1;
+  char *path = argc > 0 ? get_string(env, argv[0], &is_null) : NULL;
+  if (!path || path[0] != '/' || argc < 2 || napi_get_value_int32(env, argv[1], &timeout) != napi_ok || timeout <= 0) {
+    free(path);
+    napi_throw_type_error(env, NULL, "consoleReceive(absolutePath, timeoutMs)");
+    return NULL;
+  }
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  int dirfd = -1, fd = -1;
+  int err = unix_addr(path, &addr, &dirfd);
+  if (!err) {
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) err = errno;
+    else if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 4) < 0) {
+      err = errno;
+      close(fd);
+    }
+  }
+  if (dirfd >= 0) close(dirfd);
+  free(path);
+  if (err) return throw_errno(env, "console socket", err);
+  console_t *j = calloc(1, sizeof *j);
+  j->lfd = fd;
+  j->fd = -1;
+  j->timeout_ms = timeout;
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, "skiff_console", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, console_execute, console_complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
+}
+
+// setWinsize(fd, rows, cols): TIOCSWINSZ on a pty master; the kernel sends the
+// terminal's foreground process group SIGWINCH.
+static napi_value SetWinsize(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1, rows = 0, cols = 0;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int32(env, argv[1], &rows) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &cols) != napi_ok || fd < 0 || rows <= 0 || cols <= 0 || rows > 65535 || cols > 65535) {
+    napi_throw_type_error(env, NULL, "setWinsize(fd, rows, cols)");
+    return NULL;
+  }
+  struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return throw_errno(env, "ioctl(TIOCSWINSZ)", errno);
+  return NULL;
+}
+
 // ---- execve ----------------------------------------------------------------------
 // execve(file, argv, envp): replace this process (same pid, same stdio) with another
 // program. `skiff daemon` uses it once at start to re-run itself with the V8 flags a
@@ -881,11 +1032,13 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"qgroupLimit", NULL, QgroupLimit, NULL, NULL, NULL, napi_default, NULL},
       {"qgroupDestroy", NULL, QgroupDestroy, NULL, NULL, NULL, napi_default, NULL},
       {"btrfsInfo", NULL, BtrfsInfo, NULL, NULL, NULL, napi_default, NULL},
+      {"consoleReceive", NULL, ConsoleReceive, NULL, NULL, NULL, napi_default, NULL},
+      {"setWinsize", NULL, SetWinsize, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   // what this build can do beyond the base set (an older build lacks them; callers fall back)
   napi_value features, f;
-  napi_create_array_with_length(env, 4, &features);
+  napi_create_array_with_length(env, 5, &features);
   napi_create_string_utf8(env, "spawn-stdin", NAPI_AUTO_LENGTH, &f);
   napi_set_element(env, features, 0, f);
   napi_create_string_utf8(env, "netns", NAPI_AUTO_LENGTH, &f);
@@ -894,6 +1047,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_set_element(env, features, 2, f);
   napi_create_string_utf8(env, "btrfs-quota", NAPI_AUTO_LENGTH, &f);
   napi_set_element(env, features, 3, f);
+  napi_create_string_utf8(env, "console", NAPI_AUTO_LENGTH, &f);
+  napi_set_element(env, features, 4, f);
   napi_set_named_property(env, exports, "features", features);
   return exports;
 }

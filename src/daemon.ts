@@ -96,8 +96,9 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
     },
   }
   const tickets = new TicketStore()
+  const host = probeHostFacts()
   const app = createApp({
-    jobs, networks, listeners: connListeners, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), tickets, bodyLimit: config.bodyLimit, logRoutes: logDeps, host: { ...probeHostFacts(), disk: runtime.diskSupport() }, schedules,
+    jobs, networks, listeners: connListeners, images, logs: { output: (id, max) => jobOutput(logs, id, max) }, events, metrics, log, token: () => token.current(), tickets, bodyLimit: config.bodyLimit, logRoutes: logDeps, host: { ...host, disk: runtime.diskSupport() }, schedules,
   })
   await networks.start()
   await jobs.boot()
@@ -112,6 +113,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
         ...logDeps,
         authorize: (req) => authorizeUpgrade(req, token.current(), tickets),
         stdin: { write: (id, data) => jobs.writeStdin(id, data), close: (id) => jobs.closeStdin(id), resize: (id, rows, cols) => jobs.resize(id, rows, cols) },
+        exec: { run: (id, cmd, o) => jobs.exec(id, cmd, o), host: () => host },
       }),
   })
   log.info({ socket: config.socket, tcp: listeners.tcpAddress, dataDir: dir, runtime: config.runtime }, 'skiff daemon ready')

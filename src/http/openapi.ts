@@ -87,6 +87,15 @@ export const OPERATIONS: Op[] = [
     ok: [101, null, 'Switching Protocols'], errors: [400, 401, 404, 409],
   },
   {
+    method: 'get', path: WS_ROUTES.exec, ws: true, summary: 'Run a command in a running job with a terminal and/or a live stdin (docker exec -it)',
+    description: 'The command and its options are query parameters (a browser\'s WebSocket has no body): cmd once per argument. Server → client: {"stream": "stdout"|"stderr", "data": text | "data64": base64} as the command writes (with tty=true one stream, stdout: the terminal\'s, CRLF), then {"exit": {exitCode, signal, timedOut}} or {"error": {code, message, field?}} (EXECUTABLE_NOT_FOUND: docker\'s 127, EXECUTABLE_NOT_RUNNABLE: 126), and close 1000. Client → server, as on /attach: binary messages are raw input bytes; text {"stdin": text} | {"stdin64": base64} | {"eof": true} | {"resize": {"rows": R, "cols": C}}. Closing the socket kills the command. With tty=true the command runs on a pseudo-terminal made by the runtime (crun exec --tty --console-socket).',
+    query: {
+      cmd: 'the command and its arguments, repeated (required)', stdin: 'true: the socket\'s input goes to the command\'s stdin', tty: 'true: a pseudo-terminal', rows: 'terminal rows (tty; default 24)', cols: 'terminal columns (tty; default 80)',
+      env: 'K=V, repeatable', user: 'name, uid, uid:gid or name:group', workdir: 'absolute path', timeout: 'kill the command after this long, e.g. 10s', ticket: 'single-use ticket from POST /auth/tickets (browsers)',
+    },
+    ok: [101, null, 'Switching Protocols'], errors: [400, 401, 404, 409],
+  },
+  {
     method: 'get', path: WS_ROUTES.multiplexed, ws: true, summary: 'Follow many jobs\' output over one WebSocket',
     description: 'Client → server: {"subscribe": job, "from"?: offset, "stream"?: "stdout|stderr|all"} | {"unsubscribe": job}. Server → client: the records of /jobs/{id}/logs/ws, each tagged with "job" (binary frames carry the job id after the header: byte 2 is its length), then {job, exit}; errors {job?, error}.',
     query: { format: 'json|binary', ticket: 'single-use ticket from POST /auth/tickets (browsers)' },

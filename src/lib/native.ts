@@ -44,7 +44,14 @@ export interface NativeSys {
   qgroupLimit?(path: string, bytes: number | null): Promise<void>
   qgroupDestroy?(pathOnFs: string, qgroupId: number): Promise<void>
   btrfsInfo?(path: string): { fsid: string; subvolId: number }
-  /** what this build does beyond the base set: 'spawn-stdin', 'netns', 'execve', 'btrfs-quota' */
+  /** Listen on the unix socket `path` now, then take the one fd a runtime sends there
+   *  (crun's --console-socket: a pty master) on a pool thread (feature 'console'). A
+   *  connection that sends no fd rejects with ENOENT (how a caller stops waiting), a
+   *  quiet socket after timeoutMs with ETIMEDOUT. The caller unlinks `path`. */
+  consoleReceive?(path: string, timeoutMs: number): Promise<number>
+  /** TIOCSWINSZ on a pty master (feature 'console'). */
+  setWinsize?(fd: number, rows: number, cols: number): void
+  /** what this build does beyond the base set: 'spawn-stdin', 'netns', 'execve', 'btrfs-quota', 'console' */
   features?: string[]
 }
 

@@ -40,6 +40,10 @@ export function createFailed(id: string, raw: string, command?: string): SkiffEr
     return new SkiffError('invalid_argument', 'EXECUTABLE_NOT_RUNNABLE', `cmd: ${cmd} is not an executable file (${msg})`, { field: 'cmd', detail: { command: named } })
   return new SkiffError('internal', 'CONTAINER_CREATE_FAILED', `create container ${id}: ${msg || 'the runtime gave no reason'}`)
 }
+/** Could this be the runtime's own words on failing to start a command (createFailed's
+ *  two cases)? Streamed exec output that starts so is held until the exit tells. */
+export const looksLikeStartFailure = (text: string) =>
+  /executable file\b.*\bnot found|exec: "[^"]*": stat |open executable: |exec: "[^"]*": permission denied/i.test(text)
 export const stdinClosed = (id: string, why: string) => new SkiffError('conflict', 'STDIN_CLOSED', `stdin of container ${id} is closed: ${why}`)
 export const stdinUnavailable = (id: string, why: string) => new SkiffError('failed_precondition', 'STDIN_UNAVAILABLE', `cannot attach to the stdin of container ${id}: ${why}`)
 export const notATerminal = (id: string) => new SkiffError('conflict', 'NOT_A_TERMINAL', `container ${id} has no terminal (run it with "tty": true)`)

@@ -1,14 +1,18 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { join } from 'node:path'
+import { ReadStream } from 'node:tty'
+import { SkiffError } from '../lib/errors.js'
+import { nativeWith } from '../lib/native.js'
 import { removeFile } from '../lib/remove-tree.js'
 import { decodeExit } from './container.js'
 import type { OciCli } from './driver.js'
-import { createFailed } from './errors.js'
+import { createFailed, looksLikeStartFailure, notATerminal } from './errors.js'
 import type { OciProcess } from './oci-spec.js'
 import { readInRoot } from './rootfs.js'
-import type { ExecOptions, ExecResult } from './types.js'
+import type { ExecIo, ExecOptions, ExecResult } from './types.js'
 import { resolveUser } from './user.js'
 
 // docker exec: a new process in a running container, with the container's own
@@ -18,6 +22,11 @@ import { resolveUser } from './user.js'
 // resolved against the container's /etc/passwd exactly as at create (crun's own
 // --user takes only numbers), and `--pid-file` tells us which host pid to kill
 // when the exec's timeout passes or its caller goes away.
+//
+// With a terminal (docker exec -t) it is `<runtime> exec --tty --console-socket S`:
+// the runtime makes the pty inside the container, sends its master over S (taken by
+// the addon: Node cannot receive an fd) and waits for the command as without one.
+// The master is read and written here; its size is set with TIOCSWINSZ.
 
 /** What a buffered exec keeps of each stream. */
 export const EXEC_BUFFER_CAP = 16 * 1024 * 1024
@@ -43,7 +52,8 @@ export function execProcess(base: OciProcess, cmd: string[], o: ExecOptions, use
   for (const [k, v] of Object.entries(o.env ?? {})) env.set(k, v)
   return {
     ...base,
-    terminal: false,
+    terminal: !!o.tty,
+    ...(o.tty ? { consoleSize: { height: o.tty.rows, width: o.tty.cols } } : { consoleSize: undefined }),
     args: cmd,
     env: [...env].map(([k, v]) => `${k}=${v}`),
     cwd: o.cwd ?? base.cwd,
@@ -61,29 +71,182 @@ export async function execInContainer(d: ExecDeps, cmd: string[], o: ExecOptions
   const tag = randomBytes(6).toString('hex')
   const processFile = join(d.dir, `exec-${tag}.json`)
   const pidFile = join(d.dir, `exec-${tag}.pid`)
+  const consoleSocket = join(d.dir, `exec-${tag}.sock`)
   await writeFile(processFile, JSON.stringify(execProcess(config.process, cmd, o, user)), { mode: 0o600 })
   try {
-    return await run(d, cmd, processFile, pidFile, o)
+    return await (o.tty ? runTty(d, cmd, processFile, pidFile, consoleSocket, o) : run(d, cmd, processFile, pidFile, o))
   } finally {
-    await Promise.all([removeFile(processFile), removeFile(pidFile)])
+    await Promise.all([removeFile(processFile), removeFile(pidFile), ...(o.tty ? [removeFile(consoleSocket)] : [])])
   }
+}
+
+/** Streamed output, except that a first chunk in the runtime's words for a command it
+ *  could not start ("executable file `x` not found…") is held until the exit: then
+ *  it is dropped if that is what happened (the caller gets EXECUTABLE_NOT_FOUND, not
+ *  the runtime's line too), else passed on. */
+class Relay {
+  #held: { stream: 'stdout' | 'stderr'; b: Buffer }[] | undefined
+  #any = false
+  constructor(private readonly out: NonNullable<ExecOptions['onOutput']>) {}
+  push(stream: 'stdout' | 'stderr', b: Buffer): void | Promise<void> {
+    if (!this.#any && !this.#held && looksLikeStartFailure(b.toString('latin1'))) {
+      this.#held = [{ stream, b }]
+      return
+    }
+    if (this.#held) {
+      this.#held.push({ stream, b })
+      if (this.#held.length < 4) return
+      return this.flush()
+    }
+    this.#any = true
+    return this.out(stream, b)
+  }
+  flush(): void | Promise<void> {
+    const h = this.#held ?? []
+    this.#held = undefined
+    this.#any = true
+    let last: void | Promise<void> = undefined
+    for (const x of h) last = this.out(x.stream, x.b)
+    return last
+  }
+  drop(): void {
+    this.#held = undefined
+  }
+}
+
+/** How long the runtime may take to send the pty master once it runs. */
+const CONSOLE_TIMEOUT_MS = 60_000
+
+/** Kill the exec'd process (its host pid, from the pid file), then the runtime's exec. */
+function stopper(child: ChildProcess, pidFile: string): () => Promise<void> {
+  let stopping = false
+  return async () => {
+    if (stopping) return
+    stopping = true
+    const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''))
+    if (pid > 0) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        /* already gone */
+      }
+    }
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  }
+}
+
+/** docker exec -t: the command on a pty whose master we hold; output (one stream,
+ *  stdout) until the runtime's exit and the master's EOF (EIO once every slave fd
+ *  is closed), with a short grace for a background child that keeps the slave. */
+function runTty(d: ExecDeps, cmd: string[], processFile: string, pidFile: string, consoleSocket: string, o: ExecOptions): Promise<ExecResult> {
+  const sys = nativeWith('console')
+  if (!sys?.consoleReceive || !sys.setWinsize) {
+    return Promise.reject(new SkiffError('failed_precondition', 'TTY_UNAVAILABLE', 'exec with a terminal needs the native addon with console support (rebuild native/: npm rebuild or node-gyp rebuild)', { field: 'tty' }))
+  }
+  const master = sys.consoleReceive(consoleSocket, CONSOLE_TIMEOUT_MS)
+  return new Promise((resolve, reject) => {
+    const child = spawn(d.cli.path, [...d.cli.globalArgs(), 'exec', '--tty', '--console-socket', consoleSocket, '--process', processFile, '--pid-file', pidFile, d.id], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let errTail = ''
+    let outTail = ''
+    child.stderr!.on('data', (b: Buffer) => (errTail = (errTail + b.toString('latin1')).slice(-4096)))
+    const kept: Buffer[] = []
+    let size = 0
+    let truncated = false
+    const relay = o.onOutput && new Relay(o.onOutput)
+    let tty: ReadStream | undefined
+    let ttyClosed: Promise<void> = Promise.resolve()
+    let timedOut = false
+    const stop = stopper(child, pidFile)
+    const timer = o.timeoutMs ? setTimeout(() => ((timedOut = true), void stop()), o.timeoutMs) : undefined
+    const onAbort = () => void stop()
+    o.signal?.addEventListener('abort', onAbort, { once: true })
+
+    master.then(
+      (fd) => {
+        const t = (tty = new ReadStream(fd))
+        ttyClosed = new Promise((r) => t.once('close', () => r()))
+        // EIO: every slave fd is closed (the command ended); Node reads it as an error
+        t.on('error', () => {})
+        t.on('data', (b: Buffer) => {
+          // the runtime's own failure (no such command) is written to the terminal
+          outTail = (outTail + b.toString('latin1')).slice(-4096)
+          if (relay) {
+            const p = relay.push('stdout', b)
+            if (p) {
+              t.pause()
+              void p.then(() => t.resume(), () => t.resume())
+            }
+            return
+          }
+          if (size + b.length > EXEC_BUFFER_CAP) {
+            truncated = true
+            b = b.subarray(0, Math.max(0, EXEC_BUFFER_CAP - size))
+          }
+          size += b.length
+          if (b.length) kept.push(b)
+        })
+        const io: ExecIo = {
+          write: (data) => new Promise<void>((res, rej) => {
+            if (t.destroyed) return rej(new SkiffError('conflict', 'STDIN_CLOSED', `the exec in ${d.id} has ended`))
+            t.write(data, (e) => (e ? rej(e) : res()))
+          }),
+          // what a terminal sends for EOF (VEOF): the line discipline turns it into an EOF read
+          end: () => void (!t.destroyed && t.write(Buffer.from([4]))),
+          resize: (rows, cols) => {
+            if (!t.destroyed) sys.setWinsize!(fd, rows, cols)
+          },
+        }
+        o.onStart?.(io)
+      },
+      () => {}, // the runtime exited before it sent one: its exit says why
+    )
+
+    child.on('error', (e) => {
+      clearTimeout(timer)
+      o.signal?.removeEventListener('abort', onAbort)
+      reject(e)
+    })
+    child.on('exit', (code, sig) => {
+      clearTimeout(timer)
+      o.signal?.removeEventListener('abort', onAbort)
+      // still waiting for a connection: wake the addon's thread (a connection without an fd)
+      if (!tty) connect(consoleSocket).on('error', () => {}).on('connect', function (this: import('node:net').Socket) {
+        this.destroy()
+      })
+      void master.catch(() => {}).then(async () => {
+        const grace = new Promise<void>((r) => setTimeout(r, 200).unref())
+        await Promise.race([ttyClosed, grace])
+        tty?.destroy()
+        if (code === 255 && !timedOut) {
+          const e = createFailed(d.id, errTail.trim() ? errTail : outTail, cmd[0])
+          if (e.code === 'EXECUTABLE_NOT_FOUND' || e.code === 'EXECUTABLE_NOT_RUNNABLE') return relay?.drop(), reject(e)
+        }
+        await relay?.flush()
+        const dec = code === null ? { exitCode: null, signal: sig } : decodeExit(code)
+        resolve({ exitCode: dec.exitCode, signal: dec.signal, timedOut, stdout: Buffer.concat(kept).toString('utf8'), stderr: '', ...(truncated ? { truncated } : {}) })
+      })
+    })
+  })
 }
 
 function run(d: ExecDeps, cmd: string[], processFile: string, pidFile: string, o: ExecOptions): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(d.cli.path, [...d.cli.globalArgs(), 'exec', '--process', processFile, '--pid-file', pidFile, d.id], {
-      stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [o.stdin === undefined && !o.onStart ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     })
     const kept = { stdout: [] as Buffer[], stderr: [] as Buffer[] }
     const size = { stdout: 0, stderr: 0 }
     let truncated = false
     // crun's own failure (no such command) is its last words on stderr; keep a tail for it
     let errTail = ''
+    const relay = o.onOutput && new Relay(o.onOutput)
     const take = (stream: 'stdout' | 'stderr') => (b: Buffer) => {
       if (stream === 'stderr') errTail = (errTail + b.toString('latin1')).slice(-4096)
-      if (o.onOutput) {
+      if (relay) {
         // a slow consumer: stop reading the pipe (the command blocks on a full pipe) until it caught up
-        const p = o.onOutput(stream, b)
+        const p = relay.push(stream, b)
         if (p) {
           const src = stream === 'stdout' ? child.stdout! : child.stderr!
           src.pause()
@@ -100,7 +263,20 @@ function run(d: ExecDeps, cmd: string[], processFile: string, pidFile: string, o
     }
     child.stdout!.on('data', take('stdout'))
     child.stderr!.on('data', take('stderr'))
-    if (o.stdin !== undefined) {
+    if (o.onStart) {
+      const w = child.stdin!
+      w.on('error', () => {}) // the command may exit without reading it
+      o.onStart({
+        write: (data) => new Promise<void>((res, rej) => {
+          if (w.destroyed || w.writableEnded) return rej(new SkiffError('conflict', 'STDIN_CLOSED', `stdin of the exec in ${d.id} is closed`))
+          w.write(data, (e) => (e ? rej(e) : res()))
+        }),
+        end: () => void w.end(),
+        resize: () => {
+          throw notATerminal(d.id)
+        },
+      })
+    } else if (o.stdin !== undefined) {
       child.stdin!.on('error', () => {}) // the command may exit without reading it
       child.stdin!.end(o.stdin)
     }
@@ -145,8 +321,9 @@ function run(d: ExecDeps, cmd: string[], processFile: string, pidFile: string, o
         child.stderr!.destroy()
         if (code === 255 && !timedOut && !stopping) {
           const e = createFailed(d.id, errTail, cmd[0])
-          if (e.code === 'EXECUTABLE_NOT_FOUND' || e.code === 'EXECUTABLE_NOT_RUNNABLE') return reject(e)
+          if (e.code === 'EXECUTABLE_NOT_FOUND' || e.code === 'EXECUTABLE_NOT_RUNNABLE') return relay?.drop(), reject(e)
         }
+        void relay?.flush()
         const dec = code === null ? { exitCode: null, signal: sig } : decodeExit(code)
         resolve({
           exitCode: dec.exitCode,

@@ -119,6 +119,22 @@ export interface ExecOptions {
   onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void | Promise<void>
   /** kill the exec'd process (the caller went away) */
   signal?: AbortSignal
+  /** a pseudo-terminal of this size as the command's stdin, stdout and stderr (docker
+   *  exec -t, through the runtime's console socket): its output is one stream, stdout */
+  tty?: { rows: number; cols: number }
+  /** input while the command runs (docker exec -i over a socket): called once it has
+   *  started, instead of `stdin` */
+  onStart?: (io: ExecIo) => void
+}
+
+/** An exec's input side, given to onStart. */
+export interface ExecIo {
+  /** bytes into its stdin (a terminal's keystrokes with tty); resolves once taken */
+  write(data: Uint8Array): Promise<void>
+  /** EOF: closes a pipe; on a terminal, the EOF character (^D) as a terminal sends it */
+  end(): void
+  /** the terminal's new size (NOT_A_TERMINAL without tty) */
+  resize(rows: number, cols: number): void
 }
 
 /** How an exec ended. A command that is not in the container or not executable

@@ -5,7 +5,7 @@ export { JOB_STATES, ATTEMPT_STATES, FINAL_STATES, ACTIVE_STATES, isFinal, type 
 export { DEFAULT_BACKOFF, formatRestartPolicy, parseRestartPolicy, type Backoff, type RestartPolicy } from './restart-policy.js'
 export { HEALTH_DEFAULTS, probeArgv, type HealthConfig, type HealthState, type HealthStatus } from './health.js'
 export { normalizeSignal } from './attempt.js'
-export type { ImagesPort, RuntimePort, LogsPort, ContainerLike, ContainerSpecLike, ExitStatusLike } from './ports.js'
+export type { ImagesPort, RuntimePort, LogsPort, ContainerLike, ContainerSpecLike, ExitStatusLike, ExecOptionsLike, ExecResultLike } from './ports.js'
 export type { Attempt, ConnectionCounts, Job, JobEvent, JobQuery, JobUsage, ListenSpec, Page, RunSpec } from './types.js'
 export { ListenerService, listenPortInUse, type ListenerServiceDeps } from './listener.js'
 export { admitConnection, connectionSpec, LABEL_LISTENER, type Admission } from './per-connection.js'

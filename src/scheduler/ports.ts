@@ -39,6 +39,8 @@ export interface ExecOptionsLike {
   timeoutMs?: number
   onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void | Promise<void>
   signal?: AbortSignal
+  tty?: { rows: number; cols: number }
+  onStart?: (io: { write(data: Uint8Array): Promise<void>; end(): void; resize(rows: number, cols: number): void }) => void
 }
 export interface ExecResultLike {
   exitCode: number | null

@@ -50,6 +50,7 @@ import type { LogRecord } from '../../logs/index.js'
 import { isFinal, notRunning, stdinNotOpen, type JobState } from '../../scheduler/index.js'
 import { STATUS, toSkiffError } from '../errors.js'
 import { encodeWire, jobNotFound, selectRecords, type LogsRouteDeps } from './logs.js'
+import { execParams, serveExec, type ExecParams, type ExecWsDeps } from './exec-ws.js'
 
 export interface LogsWsOptions {
   authorize(req: IncomingMessage): boolean
@@ -59,6 +60,8 @@ export interface LogsWsOptions {
   highWaterMark?: number
   /** An interactive job's stdin (JobService.writeStdin/closeStdin); without it /attach is 404. */
   stdin?: { write(id: string, data: Uint8Array): Promise<void>; close(id: string): Promise<void>; resize?(id: string, rows: number, cols: number): Promise<void> }
+  /** docker exec -it (exec-ws.ts); without it /jobs/:id/exec/ws is 404 */
+  exec?: ExecWsDeps
 }
 
 type Format = 'json' | 'binary'
@@ -66,13 +69,14 @@ type Format = 'json' | 'binary'
 /** The WebSocket routes, in OpenAPI's path form. The upgrade handler matches
  *  with these very templates, and openapi.ts documents each of them (a test
  *  fails when a template has no operation in the document). */
-export const WS_ROUTES = { logs: '/jobs/{id}/logs/ws', attach: '/jobs/{id}/attach', multiplexed: '/ws' } as const
+export const WS_ROUTES = { logs: '/jobs/{id}/logs/ws', attach: '/jobs/{id}/attach', exec: '/jobs/{id}/exec/ws', multiplexed: '/ws' } as const
 
 /** '/jobs/{id}/attach' → /^\/jobs\/([^/]+)\/attach\/?$/ (one capture per parameter). */
 export const templateRegExp = (t: string) => new RegExp(`^${t.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{\w+\}/g, '([^/]+)')}/?$`)
 const SINGLE = templateRegExp(WS_ROUTES.logs)
 const ATTACH = templateRegExp(WS_ROUTES.attach)
 const MUX = templateRegExp(WS_ROUTES.multiplexed)
+const EXEC = templateRegExp(WS_ROUTES.exec)
 const Size = z.object({ rows: z.number().int().min(1).max(65535), cols: z.number().int().min(1).max(65535) }).strict()
 const AttachMsg = z.union([
   z.object({ stdin: z.string() }).strict(),
@@ -354,6 +358,8 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     const url = new URL(req.url ?? '/', 'http://localhost')
     const attachMatch = deps.stdin ? ATTACH.exec(url.pathname) : null
     if (attachMatch) return void onAttach(req, socket, head, url, decodeURIComponent(attachMatch[1]!))
+    const execMatch = deps.exec ? EXEC.exec(url.pathname) : null
+    if (execMatch) return onExec(req, socket, head, url, decodeURIComponent(execMatch[1]!))
     const m = SINGLE.exec(url.pathname)
     if (!m && !MUX.test(url.pathname)) {
       // Not ours: leave it to another upgrade handler, if there is one.
@@ -410,6 +416,23 @@ export function attachLogsWebSocket(server: Server, deps: LogsRouteDeps & LogsWs
     wss.handleUpgrade(req, socket, head, (ws) => {
       keepalive(ws)
       attach(ws, job.id, from, q.stream, format, { input: !ended })
+    })
+  }
+
+  function onExec(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, asked: string) {
+    if (!deps.authorize(req)) return unauthorized(socket)
+    let p: ExecParams
+    let job: ReturnType<typeof lookup>
+    try {
+      p = execParams(url.searchParams, deps.exec!.host())
+      job = lookup(asked)
+      if (job.state !== 'running') throw notRunning(job)
+    } catch (e) {
+      return rejectWith(socket, e)
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      keepalive(ws)
+      serveExec(ws, job.id, p, deps.exec!, hwm)
     })
   }
 

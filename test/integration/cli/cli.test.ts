@@ -67,6 +67,35 @@ describe('skiff CLI', () => {
     expect((await skiff(['ps', '-a', '-q'])).stdout).not.toContain(id)
   })
 
+  it('exec streams: -i our stdin in, output as it comes; -u, -w, -e; 127 for a missing command, the command\'s own code otherwise', async () => {
+    const id = (await skiff(['run', '-d', 'busybox', 'sleep', '100000'])).stdout.trim()
+    try {
+      await waitFor('the job running', async () => (await d.api('GET', `/jobs/${id}`)).json.state === 'running')
+      const cat = await skiff(['exec', '-i', id, 'sh', '-c', 'while read -r l; do echo "got $l"; done; echo bye >&2; exit 4'], { input: 'a\nb\n' })
+      expect(cat).toMatchObject({ code: 4, stdout: 'got a\ngot b\n' })
+      expect(cat.stderr).toBe('bye\n')
+      // without -i the command's stdin is empty, not ours
+      expect((await skiff(['exec', id, 'cat'], { input: 'not for it\n' })).stdout).toBe('')
+      const who = await skiff(['exec', '-u', 'nobody', '-w', '/tmp', '-e', 'X=1', id, 'sh', '-c', 'echo "$(id -u) $PWD $X"'])
+      expect(who).toMatchObject({ code: 0, stdout: '65534 /tmp 1\n' })
+      const missing = await skiff(['exec', id, 'nosuch-command'])
+      expect(missing.code).toBe(127)
+      expect(missing.stderr).toMatch(/^skiff: cmd: executable "nosuch-command" not found/)
+      const bad = await skiff(['exec', '-u', 'nosuchuser', id, 'id'])
+      expect(bad.code).toBe(125)
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1)
+      // output streams: the first line is out while the command still waits for its second
+      let sawFirst!: () => void
+      const first = new Promise<void>((r) => (sawFirst = r))
+      const streaming = skiff(['exec', id, 'sh', '-c', 'echo first; while [ ! -e /tmp/second ]; do usleep 20000; done; echo second'], { onStdout: (o) => o.includes('first\n') && sawFirst() })
+      await first
+      await d.api('POST', `/jobs/${id}/exec`, { cmd: ['touch', '/tmp/second'] })
+      expect(await streaming).toMatchObject({ code: 0, stdout: 'first\nsecond\n' })
+    } finally {
+      await d.api('POST', `/jobs/${id}/kill`)
+    }
+  })
+
   it('names a bad flag value by its flag and a missing daemon clearly, exiting 125 like docker', async () => {
     const r = await skiff(['run', '-m', 'lots', 'busybox', 'true'])
     expect(r.code).toBe(125)

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PACKAGE_ROOT } from '../../../src/lib/paths.js'
 import { useBusyboxDaemon, type TestDaemon } from '../../helpers/daemon.js'
 
@@ -14,9 +15,12 @@ beforeAll(() => {
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 
-/** `skiff …` on a 33x77 terminal; `out()` is what the terminal shows so far. */
-function onTerminal(args: string[]) {
-  const cmd = `stty rows 33 cols 77; exec ${q(process.execPath)} ${q(join(PACKAGE_ROOT, 'bin/skiff.js'))} ${args.map(q).join(' ')}`
+/** `skiff …` on a 33x77 terminal; `out()` is what the terminal shows so far. With
+ *  `resizeWhen`, the terminal becomes 40x100 once that file exists (stty on the same
+ *  terminal: the kernel sends skiff SIGWINCH). */
+function onTerminal(args: string[], o: { resizeWhen?: string } = {}) {
+  const resize = o.resizeWhen ? `(while [ ! -e ${q(o.resizeWhen)} ]; do sleep 0.05; done; stty rows 40 cols 100 </dev/tty) & ` : ''
+  const cmd = `stty rows 33 cols 77; ${resize}exec ${q(process.execPath)} ${q(join(PACKAGE_ROOT, 'bin/skiff.js'))} ${args.map(q).join(' ')}`
   const c = spawn('script', ['-qefc', cmd, '/dev/null'], {
     env: { ...process.env, SKIFF_SOCKET: d.socket, SKIFF_HOST: '', SKIFF_FROM_SOURCE: '1', TERM: 'dumb' },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -61,6 +65,58 @@ describe('skiff run -it', () => {
     } finally {
       t.kill()
       await d.api('POST', `/jobs/${name}/kill`)
+    }
+  })
+})
+
+describe('skiff exec -it', () => {
+  let job = ''
+  beforeAll(async () => {
+    job = (await d.api('POST', '/run', { image: 'busybox', name: `exec-tty-${process.pid}`, cmd: ['sleep', '100000'] })).json.id
+    await until('the job running', async () => (await d.api('GET', `/jobs/${job}`)).json.state === 'running')
+  })
+  afterAll(async () => {
+    if (job) await d.api('POST', `/jobs/${job}/kill`)
+  })
+
+  it('a shell on a pseudo-terminal of our size that follows our window; its exit code is ours', async () => {
+    const trigger = join(d.dataDir, `resize-${process.pid}`)
+    const t = onTerminal(['exec', '-it', job, 'sh'], { resizeWhen: trigger })
+    try {
+      // busybox sh prints a prompt (then asks for the cursor position) only on a terminal
+      await until('the prompt', () => t.out().includes('/ # '))
+      t.type('tty; stty size\r')
+      await until('the tty and its size', () => /\/dev\/pts\/\d+\s+33 77\s/.test(t.out()))
+      writeFileSync(trigger, '')
+      // the new size reaches the exec's terminal: asked until it shows (SIGWINCH comes when it comes)
+      let polls = 0
+      await until('the new size', () => {
+        if (/40 100\s/.test(t.out())) return true
+        if (polls++ % 10 === 0) t.type('stty size\r')
+        return false
+      })
+      t.type('exit 5\r')
+      expect(await t.code).toBe(5)
+      expect(t.out()).not.toMatch(/skiff:/)
+    } finally {
+      t.kill()
+    }
+  })
+
+  it('-t without -i: a terminal, no input; the exit code of a missing command is 127', async () => {
+    const t = onTerminal(['exec', '-t', job, 'sh', '-c', 'test -t 0 && test -t 1 && echo on-a-tty; exit 3'])
+    try {
+      expect(await t.code).toBe(3)
+      expect(t.out()).toContain('on-a-tty')
+    } finally {
+      t.kill()
+    }
+    const n = onTerminal(['exec', '-it', job, 'nosuch-command'])
+    try {
+      expect(await n.code).toBe(127)
+      expect(n.out()).toMatch(/skiff: .*nosuch-command.* not found/)
+    } finally {
+      n.kill()
     }
   })
 })

@@ -71,3 +71,82 @@ describe('tty jobs', () => {
     await d.api('POST', `/jobs/${plain.id}/kill`)
   })
 })
+
+describe('GET /jobs/:id/exec/ws (docker exec -it)', () => {
+  /** An exec socket: everything it says, the exit (or the error it ended on). */
+  async function execSocket(job: string, q: string) {
+    const ws = new WebSocket(await ticketUrl(`/jobs/${job}/exec/ws?${q}`))
+    let out = ''
+    const errors: any[] = []
+    const end = new Promise<any>((resolve, reject) => {
+      ws.on('message', (m) => {
+        const msg = JSON.parse(m.toString())
+        if (msg.exit) resolve(msg.exit)
+        else if (msg.error) errors.push(msg.error)
+        else out += msg.data ?? Buffer.from(msg.data64 ?? '', 'base64').toString()
+      })
+      ws.on('close', () => resolve(undefined))
+      ws.on('error', reject)
+    })
+    await new Promise((r) => ws.once('open', r))
+    return { ws, out: () => out, errors, end }
+  }
+
+  it('a command on a terminal of the asked size: keystrokes in, resize followed, exit code out', async () => {
+    const job = (await d.api('POST', '/run', { image: 'busybox', cmd: ['sleep', '100000'] })).json
+    await until('running', async () => (await d.api('GET', `/jobs/${job.id}`)).json.state === 'running')
+    const cmd = ['sh', '-c', 'tty; stty size; read -r x; stty size; echo "got $x"; exit 6'].map((a) => `cmd=${encodeURIComponent(a)}`).join('&')
+    const s = await execSocket(job.id, `${cmd}&stdin=true&tty=true&rows=30&cols=90`)
+    await until('the first size', async () => s.out().includes('30 90'))
+    s.ws.send(JSON.stringify({ resize: { rows: 45, cols: 120 } }))
+    // the resize went in before the keystrokes behind it (in order on the socket)
+    s.ws.send(Buffer.from('hi\r'))
+    expect(await s.end).toEqual({ exitCode: 6, signal: null, timedOut: false })
+    expect(s.errors).toEqual([])
+    expect(s.out()).toMatch(/^\/dev\/pts\/\d+\r\n30 90\r\nhi\r\n45 120\r\ngot hi\r\n$/)
+    // without a terminal: pipes, stdin to EOF
+    const p = await execSocket(job.id, `cmd=sh&cmd=-c&cmd=${encodeURIComponent('test -t 0 || echo no-tty; cat')}&stdin=true`)
+    p.ws.send(JSON.stringify({ stdin: 'abc\n' }))
+    p.ws.send(JSON.stringify({ eof: true }))
+    expect(await p.end).toMatchObject({ exitCode: 0 })
+    expect(p.out()).toBe('no-tty\nabc\n')
+    // a missing command ends with the error (docker's 127), without the runtime's own line
+    const m = await execSocket(job.id, 'cmd=nosuch-command&tty=true')
+    expect(await m.end).toBeUndefined()
+    expect(m.errors).toMatchObject([{ code: 'EXECUTABLE_NOT_FOUND', field: 'cmd' }])
+    expect(m.out()).not.toMatch(/not found/)
+    await d.api('POST', `/jobs/${job.id}/kill`)
+  })
+
+  /** An upgrade the daemon answers without upgrading: its status and body. */
+  async function refused(path: string): Promise<{ status: number; body: any }> {
+    const ws = new WebSocket(await ticketUrl(path))
+    return new Promise((resolve, reject) => {
+      ws.on('open', () => reject(new Error(`${path}: upgraded`)))
+      ws.on('unexpected-response', (_q, res) => {
+        let b = ''
+        res.on('data', (c: Buffer) => (b += c))
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(b) }))
+      })
+    })
+  }
+
+  it('bad parameters are a 400 naming the parameter before the upgrade; a job not running is 409', async () => {
+    const job = (await d.api('POST', '/run', { image: 'busybox', cmd: ['sleep', '100000'] })).json
+    await until('running', async () => (await d.api('GET', `/jobs/${job.id}`)).json.state === 'running')
+    for (const [q, field] of [
+      ['', 'cmd'], ['cmd=sh&tty=yes', 'tty'], ['cmd=sh&tty=true&rows=0', 'rows'], ['cmd=sh&cols=80', 'cols'], ['cmd=sh&workdir=tmp', 'workdir'],
+      ['cmd=sh&env=NOEQUALS', 'env'], ['cmd=sh&timeout=abc', 'timeout'], ['cmd=sh&colour=red', 'colour'], ['cmd=sh&stdin=1', 'stdin'],
+    ] as const) {
+      const r = await refused(`/jobs/${job.id}/exec/ws?${q}`)
+      expect(r.status, q).toBe(400)
+      expect(r.body.error, q).toMatchObject({ code: 'INVALID_ARGUMENT', field })
+    }
+    await d.api('POST', `/jobs/${job.id}/kill`)
+    await until('killed', async () => (await d.api('GET', `/jobs/${job.id}`)).json.state !== 'running')
+    const r = await refused(`/jobs/${job.id}/exec/ws?cmd=true`)
+    expect(r.status).toBe(409)
+    expect(r.body.error.code).toBe('JOB_NOT_RUNNING')
+    expect((await refused('/jobs/nosuchjob/exec/ws?cmd=true')).status).toBe(404)
+  })
+})

@@ -23,4 +23,10 @@ describe('execProcess', () => {
     expect(p.env).toContain('HOME=/h')
     expect(p.user).toEqual({ uid: 1, gid: 2, additionalGids: [3, 4] })
   })
+  it('with a terminal: terminal and its size; without one, none (even in a tty job)', () => {
+    expect(execProcess(base, ['sh'], { tty: { rows: 30, cols: 90 } })).toMatchObject({ terminal: true, consoleSize: { height: 30, width: 90 } })
+    const p = execProcess({ ...base, terminal: true, consoleSize: { height: 1, width: 1 } } as OciProcess, ['sh'], {})
+    expect(p.terminal).toBe(false)
+    expect(JSON.parse(JSON.stringify(p))).not.toHaveProperty('consoleSize')
+  })
 })
