@@ -9,6 +9,7 @@ const parts: [string, string, string][] = [
   ['pull', './pull.js', 'benchPull'],
   ['runtime', './runtime.js', 'benchRuntime'],
   ['network', './network.js', 'benchNetwork'],
+  ['per-connection', './per-connection.js', 'benchPerConnection'],
   ['api', './api.js', 'benchApi'],
   ['logs', './logs.js', 'benchLogs'],
   ['restart', './restart.js', 'benchRestart'],
