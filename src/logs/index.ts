@@ -1,12 +1,12 @@
 // The logs layer: durable per-job logs with stable offsets, reads with filters,
 // and lossless resumable following. See README.md for the design.
-import { mkdirSync, statSync } from 'node:fs'
+import { mkdirSync, statfsSync, statSync } from 'node:fs'
 import { readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { invalidJobId } from './errors.js'
 import { CapGuard } from './cap-guard.js'
 import { followLog, WatchHub, type FollowOptions, type LogExit } from './follow.js'
-import { compact, LOG_FILE, loadMeta, LogCursor, type JobLog, type RetentionMeta } from './log-file.js'
+import { compact, ensureMetaFile, LOG_FILE, loadMeta, LogCursor, type JobLog, type RetentionMeta } from './log-file.js'
 import { coalesce, matchesStream, TailTracker, type LogRecord, type StreamSelector } from './query.js'
 
 export type { LogRecord, StreamSelector } from './query.js'
@@ -51,6 +51,9 @@ export interface LogStore {
   fileBytes(jobId: string): number
   /** Enforce the size cap now (also done by a background sweep). */
   compact(jobId: string): Promise<RetentionMeta | undefined>
+  /** Decoded bytes of the job's output dropped because the data dir's filesystem was
+   *  full (undefined: none, or not known to this process yet). */
+  noSpaceLoss(jobId: string): number | undefined
   remove(jobId: string): Promise<void>
   /** Stop the background sweep. */
   close(): void
@@ -71,6 +74,9 @@ export interface LogStoreOptions {
 }
 
 const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
+const PAGE = 4096
+/** below this much free space on the logs' filesystem, logs being written make room (see makeRoom) */
+const LOW_WATER_BYTES = 1024 * 1024
 
 export function createLogStore(o: LogStoreOptions): LogStore {
   const maxBytes = o.maxBytes ?? 64 * 1024 * 1024
@@ -80,6 +86,8 @@ export function createLogStore(o: LogStoreOptions): LogStore {
   const compacting = new Map<string, Promise<RetentionMeta | undefined>>()
   /** the size each log had at the last sweep: growth means someone writes it */
   const seenSize = new Map<string, number>()
+  /** jobs whose output lost bytes to a full filesystem (decoded bytes dropped) */
+  const noSpaceLoss = new Map<string, number>()
 
   const dirOf = (id: string) => {
     if (!JOB_ID.test(id) || id.includes('..')) throw invalidJobId(id)
@@ -89,7 +97,10 @@ export function createLogStore(o: LogStoreOptions): LogStore {
     let p = jobs.get(id)
     if (!p) {
       const dir = dirOf(id)
-      p = loadMeta(dir).then((meta) => ({ dir, path: join(dir, LOG_FILE), meta, checkpoints: [] }))
+      p = loadMeta(dir).then((meta) => {
+        if (meta.noSpaceDropped) noSpaceLoss.set(id, meta.noSpaceDropped)
+        return { dir, path: join(dir, LOG_FILE), meta, checkpoints: [] }
+      })
       jobs.set(id, p)
     }
     return p
@@ -163,19 +174,17 @@ export function createLogStore(o: LogStoreOptions): LogStore {
     },
 
     compact(id) {
-      let p = compacting.get(id)
-      if (!p) {
-        p = jobLog(id)
-          .then((log) => compact(log, { maxBytes, segmentBytes }))
-          .finally(() => compacting.delete(id))
-        compacting.set(id, p)
-      }
-      return p
+      return once(id, (log) => compact(log, { maxBytes, segmentBytes }))
+    },
+
+    noSpaceLoss(id) {
+      return noSpaceLoss.get(id)
     },
 
     async remove(id) {
       const dir = dirOf(id)
       jobs.delete(id)
+      noSpaceLoss.delete(id)
       guard.untrack(id)
       seenSize.delete(id)
       await rm(dir, { recursive: true, force: true })
@@ -195,10 +204,46 @@ export function createLogStore(o: LogStoreOptions): LogStore {
   // guard does not watch. While the daemon is down a log can grow past the cap;
   // the first sweep after start brings it back, and arms the guard on logs
   // still being written (a container adopted after a restart).
+  /** One compaction of a log at a time (the cap's or a full filesystem's). */
+  const once = (id: string, run: (log: JobLog) => Promise<RetentionMeta | undefined>) => {
+    let p = compacting.get(id)
+    if (!p) {
+      p = jobLog(id)
+        .then(run)
+        .finally(() => compacting.delete(id))
+      compacting.set(id, p)
+    }
+    return p
+  }
+  // The data dir's filesystem full: conmon (2.1.6) retries a failed log write in a
+  // tight loop, holding the job blocked on its stdout for as long as there is no
+  // room. A log being written then drops its older half (in whole pages, with the
+  // same marker a cap cut leaves), so the write goes through and the job goes on;
+  // how much was lost this way is kept in the meta and reported with the job.
+  const lowOnSpace = () => {
+    try {
+      const s = statfsSync(o.root)
+      return s.bavail * s.bsize < LOW_WATER_BYTES
+    } catch {
+      return false
+    }
+  }
+  const makeRoom = (id: string) =>
+    once(id, async (log) => {
+      const { size } = await stat(log.path)
+      const retained = size - log.meta.fileStart
+      if (retained < 4 * PAGE) return undefined
+      const seg = Math.max(PAGE, Math.min(segmentBytes, Math.floor(retained / 4 / PAGE) * PAGE))
+      const meta = await compact(log, { maxBytes: Math.floor(retained / 2), segmentBytes: seg, noSpace: true })
+      if (meta?.noSpaceDropped) noSpaceLoss.set(id, meta.noSpaceDropped)
+      return meta
+    })
   const checkOne = async (id: string) => {
     const st = await stat(join(dirOf(id), LOG_FILE))
     const log = await jobLog(id)
+    await ensureMetaFile(log)
     if (st.size - log.meta.fileStart > maxBytes) await store.compact(id)
+    if (lowOnSpace()) await makeRoom(id)
   }
   const guard = new CapGuard({ check: checkOne, minGapMs: o.capCheckGapMs ?? 10 })
   const sweep = async () => {
@@ -217,6 +262,8 @@ export function createLogStore(o: LogStoreOptions): LogStore {
         const before = seenSize.get(n)
         seenSize.set(n, st.size)
         if (before !== undefined && st.size > before) guard.track(n, join(o.root, n))
+        // a writer stuck on a full filesystem makes no inotify event: the sweep finds it
+        else if (guard.has(n) && lowOnSpace()) await makeRoom(n)
       } catch {
         /* removed meanwhile, or no log yet */
       }

@@ -7,7 +7,7 @@
 // A cut is always a record boundary, so no record is torn; a long line split
 // into P records across the cut loses only the pieces inside the marked range.
 import { existsSync } from 'node:fs'
-import { open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises'
+import { open, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { exec } from '../lib/exec.js'
 import { nativeSys } from '../lib/native.js'
@@ -23,6 +23,8 @@ export const META_FILE = 'retention.json'
 export interface RetentionMeta {
   fileStart: number
   offsetStart: number
+  /** decoded bytes dropped because the data dir's filesystem was full (not by the cap) */
+  noSpaceDropped?: number
 }
 
 export interface Checkpoint {
@@ -39,6 +41,8 @@ export interface JobLog {
   checkpoints: Checkpoint[]
   /** [0, punchedTo) was punched by this process (absent: nothing yet; the next punch starts at 0). */
   punchedTo?: number
+  /** the meta file exists (ensureMetaFile) */
+  metaFile?: boolean
 }
 
 const CHECKPOINT_EVERY = 1 << 20
@@ -215,6 +219,44 @@ export class LogCursor {
   }
 }
 
+/** Publish new retention meta: a new file renamed over the old one (a crash leaves
+ *  one or the other), or — when the filesystem is full, which is when a
+ *  compaction is needed most — written into the existing file's first block,
+ *  which needs no new space (ensureMetaFile made it early; the meta is < 512
+ *  bytes, one sector). */
+async function writeMeta(dir: string, meta: RetentionMeta): Promise<void> {
+  const body = JSON.stringify(meta)
+  const tmp = join(dir, `${META_FILE}.tmp`)
+  try {
+    await writeFile(tmp, body)
+    await rename(tmp, join(dir, META_FILE))
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code !== 'ENOSPC' && code !== 'EDQUOT') throw e
+    await unlink(tmp).catch(() => {})
+    const fh = await open(join(dir, META_FILE), 'r+')
+    try {
+      const b = Buffer.from(body.padEnd(META_PAD))
+      await fh.write(b, 0, b.length, 0)
+      await fh.truncate(b.length)
+    } finally {
+      await fh.close()
+    }
+  }
+}
+
+/** In-place meta writes pad to this: the file never needs a second block. */
+const META_PAD = 256
+
+/** The meta file with its one block, made while there is room (off the start path:
+ *  the log's first cap check), so a compaction on a full filesystem can be published. */
+export async function ensureMetaFile(log: JobLog): Promise<void> {
+  if (log.metaFile) return
+  const p = join(log.dir, META_FILE)
+  if (!existsSync(p)) await writeFile(p, JSON.stringify(log.meta).padEnd(META_PAD), { flag: 'wx' }).catch(() => {})
+  log.metaFile = existsSync(p)
+}
+
 /** Pure: where to cut so the retained file is at most maxBytes, dropping whole
  *  segments (file positions [k·segment, (k+1)·segment)); undefined: nothing to drop. */
 export function planCut(p: { size: number; fileStart: number; maxBytes: number; segmentBytes: number }): number | undefined {
@@ -224,7 +266,7 @@ export function planCut(p: { size: number; fileStart: number; maxBytes: number; 
 }
 
 /** Enforce the size cap on one job's log. Returns the new meta when something was dropped. */
-export async function compact(log: JobLog, opts: { maxBytes: number; segmentBytes: number }): Promise<RetentionMeta | undefined> {
+export async function compact(log: JobLog, opts: { maxBytes: number; segmentBytes: number; noSpace?: boolean }): Promise<RetentionMeta | undefined> {
   let fd: FileHandle
   const punch = nativeSys()?.punchHole
   try {
@@ -253,10 +295,9 @@ export async function compact(log: JobLog, opts: { maxBytes: number; segmentByte
     // the first compaction in this process punches from 0: a crash between the
     // meta write and the punch must not leave blocks behind for good
     const from = log.punchedTo ?? 0
-    const meta: RetentionMeta = { fileStart: pos, offsetStart: offset }
-    const tmp = join(log.dir, `${META_FILE}.tmp`)
-    await writeFile(tmp, JSON.stringify(meta))
-    await rename(tmp, join(log.dir, META_FILE))
+    const lost = (log.meta.noSpaceDropped ?? 0) + (opts.noSpace ? offset - log.meta.offsetStart : 0)
+    const meta: RetentionMeta = { fileStart: pos, offsetStart: offset, ...(lost ? { noSpaceDropped: lost } : {}) }
+    await writeMeta(log.dir, meta)
     // Readers check meta after every read: publish before the bytes disappear.
     log.meta = meta
     log.checkpoints = log.checkpoints.filter((c) => c.filePos >= pos)

@@ -83,6 +83,8 @@ export interface LogsPort {
   end(jobId: string): Promise<number>
   /** Last `bytes` of combined output (for ?wait=true responses). */
   tailText?(jobId: string, bytes: number): Promise<string>
+  /** Decoded bytes of the job's output dropped because the data dir's filesystem was full. */
+  noSpaceLoss?(jobId: string): number | undefined
 }
 
 /** The network side a job's start needs (networks.ts): its network for this container. */

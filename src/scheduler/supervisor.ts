@@ -202,14 +202,19 @@ export class Supervisor {
     const outcome = finalStateFor(exit, { killedByUser: !!live.userKill, stoppedByUser: !!live.userStop })
     const success = exit.exitCode === 0 && !exit.signal && !exit.oomKilled && !exit.timedOut
     const cause: AttemptEnding['cause'] = live.userStop || live.userKill?.manual ? 'user' : live.unhealthyRestart ? 'unhealthy' : 'workload'
+    const reason = live.unhealthyRestart ? 'unhealthy' : outcome === 'killed' && live.endReason ? live.endReason.reason : outcome === 'exited' ? null : outcome
+    const message = outcome === 'killed' ? (live.endReason?.message ?? null) : null
+    // the exit is the job's; a log that lost output to a full disk says so next to it
+    const lost = this.d.logs.noSpaceLoss?.(jobId)
+    const logNote = lost ? `log truncated: the data dir's filesystem was full (ENOSPC); ${lost} bytes of older output were dropped so the job could go on writing` : undefined
     this.#end(job, { cause, success, ranForMs: exit.usage.wallMs }, outcome, {
       exitCode: exit.exitCode,
       signal: exit.signal,
       oomKilled: exit.oomKilled,
       timedOut: exit.timedOut,
       usage: exit.usage,
-      reason: live.unhealthyRestart ? 'unhealthy' : outcome === 'killed' && live.endReason ? live.endReason.reason : outcome === 'exited' ? null : outcome,
-      message: outcome === 'killed' ? (live.endReason?.message ?? null) : null,
+      reason: reason ?? (logNote ? 'log_truncated' : null),
+      message: logNote ? (message ? `${message}; ${logNote}` : logNote) : message,
     })
   }
 

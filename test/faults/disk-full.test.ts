@@ -114,4 +114,26 @@ describe('a full data dir', () => {
     const ok = await d.raw('POST', '/images/import?ref=big-import:1', { body: bigTar, headers: { 'content-type': 'application/x-tar' } })
     expect(ok.statusCode, await ok.body.text()).toBe(201)
   })
+
+  it('a job whose log hits ENOSPC goes on to its end and is recorded as having lost output; the daemon keeps serving', async () => {
+    await importBusybox(d)
+    fill(4 * MiB)
+    // 16 MiB of output into a filesystem with 4 MiB of room: conmon's write fails with ENOSPC
+    const r = await d.api('POST', '/run?wait=true', { image: 'busybox', cmd: `yes "$(head -c 999 /dev/zero | tr '\\0' a)" | head -c ${16 * MiB}; echo; echo last-line` })
+    expect(r.status, r.text).toBe(200)
+    expect(r.json).toMatchObject({ state: 'exited', exitCode: 0, reason: 'log_truncated' })
+    expect(r.json.message).toMatch(/^log truncated: the data dir's filesystem was full \(ENOSPC\); \d+ bytes of older output were dropped/)
+    const lost = Number(/(\d+) bytes/.exec(r.json.message)![1])
+    expect(lost).toBeGreaterThan(0)
+    // what was kept is the newest output, through the last line; the dropped range is marked
+    expect((await d.api('GET', `/jobs/${r.json.id}/logs?tail=1`)).text).toBe('last-line\n')
+    const all = await (await d.raw('GET', `/jobs/${r.json.id}/logs?from=0`, { headers: { accept: 'application/x-ndjson' } })).body.text()
+    const first = JSON.parse(all.slice(0, all.indexOf('\n'))) as { dropped?: { from: number; to: number } }
+    expect(first.dropped).toEqual({ from: 0, to: lost })
+    unfill()
+    expect((await d.api('GET', `/jobs/${r.json.id}`)).json).toMatchObject({ reason: 'log_truncated', message: r.json.message })
+    const next = await d.api('POST', '/run?wait=true', { image: 'busybox', cmd: 'echo fine' })
+    expect(next.json).toMatchObject({ exitCode: 0, stdout: 'fine\n', reason: null })
+    expect(await storeProblems()).toEqual([])
+  })
 })
