@@ -11,8 +11,13 @@ export default defineCommand({
   flags: {},
   async run({ args, client }) {
     const [id, want] = args as [string, string | undefined]
-    const job = await client().json<{ network?: { ports?: PortView[] } }>('GET', jobPath(id))
+    const job = await client().json<{ network?: { ports?: PortView[] }; listen?: { hostIp: string; port: number } }>('GET', jobPath(id))
     let ports = job.network?.ports ?? []
+    // a per-connection service: its listener is its one port
+    if (job.listen && want === undefined) {
+      process.stdout.write(`per-connection/tcp -> ${job.listen.hostIp}:${job.listen.port}\n`)
+      return 0
+    }
     if (want !== undefined) {
       const m = /^(\d{1,5})(?:\/(tcp|udp))?$/i.exec(want)
       if (!m) throw usageError(`invalid port ${JSON.stringify(want)}: expected PORT or PORT/tcp|udp`, 'PORT')

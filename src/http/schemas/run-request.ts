@@ -151,6 +151,7 @@ function listen(r: RunRequest): Pick<RunSpec, 'listen'> {
   if (r.ports?.length) throw bad('listen', 'a per-connection service cannot also publish ports (the listener is its port)')
   if (r.tty) throw bad('tty', 'a per-connection service speaks bytes over its connection, not a terminal')
   if (r.stdin !== undefined) throw bad('stdin', 'a per-connection service\'s stdin is its connection')
+  if (r.interactive) throw bad('interactive', 'each connection is its job\'s stdin already; attach to a connection\'s job instead')
   if (r.healthcheck !== undefined && r.healthcheck !== 'none') throw bad('healthcheck', 'a per-connection service has no long-running container to probe')
   let timeoutMs: number | undefined
   if (l.timeout !== undefined) {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { freePort, useBusyboxDaemon, type TestDaemon } from '../../helpers/daemon.js'
+import { runSkiff } from '../../helpers/skiff-cli.js'
 import { waitFor } from '../../helpers/wait.js'
 
 // issue #10, per-connection services, through the real daemon and crun: each TCP
@@ -199,4 +200,34 @@ describe('per-connection services', () => {
     expect(out.toString()).toBe('ready\nafter\n')
     await d.api('DELETE', `/jobs/${l.id}?force=true`)
   }, 120_000)
+
+  it('listen.timeout: a connection whose job neither reads nor ends is killed (timed_out) and its socket ended', async () => {
+    const l = await listener({ cmd: 'echo ready; exec sleep 600', listen: { timeout: '1s' } })
+    const { out } = await session(l.port, '', { halfClose: false })
+    expect(out.toString()).toBe('ready\n')
+    const [k] = await waitFor('the connection job to settle', async () => {
+      const ks = await children(l.id)
+      return ks.length === 1 && settled(ks[0].state) && ks
+    })
+    expect(k).toMatchObject({ state: 'timed_out', timedOut: true })
+    await d.api('DELETE', `/jobs/${l.id}?force=true`)
+  }, 60_000)
+
+  it('cli: skiff run -d --listen --per-connection --max-connections --conn-timeout; skiff port; a usage error for --per-connection alone', async () => {
+    const port = await freePort()
+    const r = await runSkiff(d, ['run', '-d', '--listen', `127.0.0.1:${port}`, '--per-connection', '--max-connections', '3', '--conn-timeout', '30s', 'busybox', 'cat'])
+    expect(r.code, r.stderr).toBe(0)
+    const id = r.stdout.trim()
+    const job = await waitFor('the listener to run', async () => {
+      const j = (await d.api('GET', `/jobs/${id}`)).json
+      return j.state === 'running' && j
+    })
+    expect(job.listen).toMatchObject({ hostIp: '127.0.0.1', port, maxConnections: 3, timeoutMs: 30_000 })
+    expect((await runSkiff(d, ['port', id])).stdout).toBe(`per-connection/tcp -> 127.0.0.1:${port}\n`)
+    expect((await session(port, 'via cli\n')).out.toString()).toBe('via cli\n')
+    const bad = await runSkiff(d, ['run', '-d', '--per-connection', 'busybox', 'cat'])
+    expect(bad.code).not.toBe(0)
+    expect(bad.stderr).toMatch(/--per-connection needs --listen/)
+    expect((await runSkiff(d, ['rm', '-f', id])).code).toBe(0)
+  }, 60_000)
 })
