@@ -3,7 +3,8 @@ import { usageError } from '../argv.js'
 import { attachJob } from '../attach.js'
 import { EXIT, exitCodeOf, type JobEnd } from '../exit.js'
 import { jobPath, type JobView } from '../job-view.js'
-import { followLogs } from '../logs.js'
+import { followLogs, ndjsonLines, writeRecords, type FollowState } from '../logs.js'
+import { SkiffError } from '../../lib/errors.js'
 import { printJson } from '../render.js'
 import { blameFlag, RUN_FLAGS, runBody } from '../run-flags.js'
 
@@ -21,9 +22,22 @@ follows is the job's command, flags and all.`,
     const c = client()
     const body = runBody(f, args)
     if (f.tty && process.stdout.isTTY) body.consoleSize = { rows: process.stdout.rows, cols: process.stdout.columns }
-    const job = await c.json<JobView>('POST', '/run', body).catch((e: unknown) => {
+    // In the foreground without -i, one round trip: the job, then its output and exit
+    // in the same response (POST /run?follow=true).
+    const oneTrip = !f.detach && !f.interactive
+    let stream: AsyncGenerator<unknown> | undefined
+    let job: JobView
+    try {
+      if (oneTrip) {
+        const res = await c.raw('POST', '/run?follow=true', { body, headers: { accept: 'application/x-ndjson' } })
+        stream = ndjsonLines(res.body)
+        const first = await stream.next()
+        if (first.done || !(first.value as { job?: JobView }).job) throw new SkiffError('unavailable', 'DAEMON_UNREACHABLE', 'the daemon ended the run\'s response before naming its job')
+        job = (first.value as { job: JobView }).job
+      } else job = await c.json<JobView>('POST', '/run', body)
+    } catch (e) {
       throw blameFlag(e)
-    })
+    }
     if (f.detach) {
       if (f.json) printJson(job)
       else process.stdout.write(job.id + '\n')
@@ -40,7 +54,17 @@ follows is the job's command, flags and all.`,
         let detached = false
         end = await attachJob(c, job.id, { logs: true, tty: !!f.tty, onDetach: () => (detached = true) })
         if (detached) return 0
-      } else end = await followLogs(c, job.id, { follow: true, isId: true })
+      } else {
+        // the rest of the response; if the connection drops, a follow from where it stopped
+        const st: FollowState = {}
+        try {
+          await writeRecords(stream!, st)
+        } catch (e) {
+          // a closed stdout of ours is not a dropped connection (skiff run … | head -1)
+          if ((e as NodeJS.ErrnoException).code === 'EPIPE') throw e
+        }
+        end = st.exit ?? (await followLogs(c, job.id, { follow: true, isId: true, ...(st.from !== undefined ? { from: st.from } : {}) }))
+      }
     } finally {
       process.off('SIGINT', onSignal)
     }

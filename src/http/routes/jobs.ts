@@ -10,6 +10,7 @@ import { execSizeProblem, probeHostFacts } from '../../runtime/index.js'
 import { isFinal, notRunning, type Job } from '../../scheduler/index.js'
 import type { ApiDeps } from '../deps.js'
 import { boolString, jsonBody, query } from '../schemas/common.js'
+import { followBody } from './logs.js'
 import { ExecSchema, KillSchema, ListJobsQuery, ResizeSchema, toAttemptView, toJobView } from '../schemas/job.js'
 import { checkRunnable, RunRequestSchema, toRunSpec } from '../schemas/run-request.js'
 import { StopSchema, stopTimeout, toBackoff, UpdateJobSchema } from '../schemas/service.js'
@@ -17,7 +18,7 @@ import { parseRestartPolicy } from '../../scheduler/index.js'
 import { z } from 'zod'
 
 const OUTPUT_CAP = 1024 * 1024
-const WaitQuery = z.object({ wait: boolString.optional(), timeout: z.string().optional() }).strict()
+const WaitQuery = z.object({ wait: boolString.optional(), timeout: z.string().optional(), follow: boolString.optional() }).strict()
 
 /** ?timeout= of a wait: held by one timer, so at most MAX_TIMER_MS (~24.8 days). */
 function waitTimeout(t: string | undefined, field = 'timeout'): number | undefined {
@@ -52,6 +53,8 @@ export function jobsRoutes(d: ApiDeps) {
       // Everything is validated before the job exists: a client that retries a 400 makes no duplicates.
       const q = query(c, WaitQuery)
       const timeoutMs = waitTimeout(q.timeout)
+      if (q.follow && q.wait) throw invalidArgument('follow', 'wait=true or follow=true, not both')
+      if (q.follow && !d.logRoutes) throw new SkiffError('unavailable', 'LOGS_UNAVAILABLE', 'follow: this daemon serves no logs', { field: 'follow' })
       const spec = toRunSpec(await jsonBody(c, RunRequestSchema))
       checkRunnable(spec, hostFacts(), d.images.resolve(spec.image))
       if (spec.network.mode === 'bridge' && !d.networks) throw new SkiffError('unavailable', 'NETWORKS_UNAVAILABLE', 'network: this daemon has no bridge networking', { field: 'network' })
@@ -61,6 +64,14 @@ export function jobsRoutes(d: ApiDeps) {
         d.listeners.check(spec)
       }
       const job = d.jobs.submit(spec)
+      // docker run in the foreground in one round trip: {"job": view}, then its output
+      // as GET /jobs/:id/logs?follow=true sends it (NDJSON), ending with {"exit"}
+      if (q.follow) {
+        return new Response(followBody(d.logRoutes!, job.id, c.req.raw.signal, { job: view(job) }), {
+          status: 201,
+          headers: { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', location: `/jobs/${job.id}` },
+        })
+      }
       if (!q.wait) return c.json(view(job), 201, { Location: `/jobs/${job.id}` })
       const done = await d.jobs.wait(job.id, { timeoutMs, signal: c.req.raw.signal })
       if (!isFinal(done.state)) return c.json(view(done), 202, { Location: `/jobs/${job.id}` })

@@ -175,8 +175,10 @@ async function* oneAttempt(d: LogsRouteDeps, id: string, q: SelectQuery, n: numb
   yield* last
 }
 
-/** Encode selected records as plain text or NDJSON into a byte stream with backpressure. */
-function encodeStream(items: AsyncGenerator<LogItem>, ac: AbortController, o: { ndjson: boolean; timestamps: boolean }): ReadableStream<Uint8Array> {
+/** Encode selected records as plain text or NDJSON into a byte stream with backpressure
+ *  (`head`: bytes sent before them). */
+function encodeStream(items: AsyncGenerator<LogItem>, ac: AbortController, o: { ndjson: boolean; timestamps: boolean; head?: Buffer }): ReadableStream<Uint8Array> {
+  let head = o.head
   const atLineStart = { stdout: true, stderr: true }
   const encode = (r: LogItem): Buffer | undefined => {
     if ('exit' in r) return o.ndjson ? Buffer.from(JSON.stringify({ exit: r.exit }) + '\n') : undefined
@@ -202,6 +204,11 @@ function encodeStream(items: AsyncGenerator<LogItem>, ac: AbortController, o: { 
   return new ReadableStream<Uint8Array>(
     {
       async pull(ctl) {
+        if (head) {
+          ctl.enqueue(head)
+          head = undefined
+          return
+        }
         for (;;) {
           const n = await items.next()
           if (n.done) return ctl.close()
@@ -216,6 +223,15 @@ function encodeStream(items: AsyncGenerator<LogItem>, ac: AbortController, o: { 
     },
     { highWaterMark: 1 },
   )
+}
+
+/** A job's whole output as NDJSON, followed to its exit, after `head` (one JSON line):
+ *  POST /run?follow=true — a foreground run in one round trip. */
+export function followBody(d: LogsRouteDeps, id: string, signal: AbortSignal | undefined, head: unknown): ReadableStream<Uint8Array> {
+  const ac = new AbortController()
+  signal?.addEventListener('abort', () => ac.abort(), { once: true })
+  const items = selectRecords(d, id, { follow: true, markers: true }, ac.signal)
+  return encodeStream(items, ac, { ndjson: true, timestamps: false, head: Buffer.from(JSON.stringify(head) + '\n') })
 }
 
 export function logsRoutes(d: LogsRouteDeps) {

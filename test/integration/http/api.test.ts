@@ -106,6 +106,30 @@ describe('POST /run end to end', () => {
   }, 180_000)
 })
 
+describe('POST /run?follow=true (a foreground run in one round trip)', () => {
+  it('answers 201 with NDJSON: the job, its output as the logs follow sends it, then the exit', async () => {
+    const r = await d.raw('POST', '/run?follow=true', { body: JSON.stringify({ image: 'busybox', cmd: ['sh', '-c', 'echo out; echo err >&2; exit 4'] }), headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' } })
+    expect(r.statusCode).toBe(201)
+    expect(String(r.headers['content-type'])).toContain('application/x-ndjson')
+    const lines = (await r.body.text()).trim().split('\n').map((l) => JSON.parse(l))
+    expect(lines[0].job).toMatchObject({ image: 'busybox', cmd: ['sh', '-c', 'echo out; echo err >&2; exit 4'] })
+    expect(r.headers.location).toBe(`/jobs/${lines[0].job.id}`)
+    const out = lines.slice(1, -1)
+    expect(out.filter((l) => l.stream === 'stdout').map((l) => l.data).join('')).toBe('out\n')
+    expect(out.filter((l) => l.stream === 'stderr').map((l) => l.data).join('')).toBe('err\n')
+    expect(lines.at(-1)).toEqual({ exit: expect.objectContaining({ exitCode: 4, state: 'exited' }) })
+  })
+
+  it('is refused with wait=true, before any job exists', async () => {
+    const before = (await d.api('GET', '/jobs?limit=1000')).json.items.length
+    const r = await d.api('POST', '/run?follow=true&wait=true', { image: 'busybox', cmd: ['true'] })
+    expect(r.status).toBe(400)
+    expect(r.json.error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'follow' })
+    expect((await d.api('POST', '/run?follow=maybe', { image: 'busybox', cmd: ['true'] })).status).toBe(400)
+    expect((await d.api('GET', '/jobs?limit=1000')).json.items.length).toBe(before)
+  })
+})
+
 describe('kill -9 of the daemon', () => {
   it('loses no job: running ones are re-adopted and end truthfully', async () => {
     const ids: string[] = []
