@@ -52,9 +52,11 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
     repo: new NetworkRepo(db), runtime, events, log,
     config: { defaultBridge: config.defaultBridge, defaultSubnet: config.defaultSubnet, pool: config.networkPool },
     hostRoutes: () => parseProcRoutes(readFileSync('/proc/net/route', 'utf8')),
+    // a published port and a per-connection listener may want the same host port: each names the other
+    otherHolder: (ip, port, proto): string | undefined => (proto === 'tcp' ? connListeners.holderOf(ip, port) : undefined),
   })
   // per-connection services: connections' output is followed live from their logs
-  const connListeners = new ListenerService({ logs, clock: realClock, log })
+  const connListeners = new ListenerService({ logs, clock: realClock, log, otherHolder: (ip, port): string | undefined => networks.portHolderOf(ip, port) })
   const jobs = new JobService({
     networks, listeners: connListeners,
     repo, images, runtime, logs, clock: realClock, log, events,

@@ -26,7 +26,7 @@ export interface ApiDeps {
   /** /networks, and jobs' addresses and ports in their views (absent: none/host networking only) */
   networks?: NetworkService
   /** per-connection listeners: a run with `listen` checks its port here first (absent: `listen` is 503) */
-  listeners?: { check(spec: RunSpec): void }
+  listeners?: { check(spec: RunSpec): void; holderOf(hostIp: string, port: number): string | undefined }
   /** GET /jobs/:id/logs (mounted when given; the WebSocket routes share these deps). */
   logRoutes?: LogsRouteDeps
   /** /schedules (mounted when given). */

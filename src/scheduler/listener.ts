@@ -17,6 +17,8 @@ export interface ListenerServiceDeps {
   log: Logger
   /** After a connection's output is sent and its socket ended, how long the peer has to close (default 10 s). */
   lingerMs?: number
+  /** who else in skiff holds a host port (a job publishing it), to name it in PORT_IN_USE */
+  otherHolder?: (hostIp: string, port: number) => string | undefined
 }
 
 /**
@@ -59,6 +61,17 @@ export class ListenerService implements ListenersPort {
       const same = l.spec.port === want.port && (l.spec.hostIp === want.hostIp || l.spec.hostIp === '0.0.0.0' || want.hostIp === '0.0.0.0')
       if (same) throw listenPortInUse(want, `job ${l.job.name ?? jobId}`)
     }
+    const other = this.d.otherHolder?.(want.hostIp, want.port)
+    if (other) throw listenPortInUse(want, other)
+  }
+
+  /** The listener job holding tcp `port` on `hostIp` (or on every interface), for the other side's PORT_IN_USE. */
+  holderOf(hostIp: string, port: number): string | undefined {
+    for (const [jobId, l] of this.#open) {
+      if (l.closing || l.spec.port !== port) continue
+      if (l.spec.hostIp === hostIp || l.spec.hostIp === '0.0.0.0' || hostIp === '0.0.0.0') return `job ${l.job.name ?? jobId}`
+    }
+    return undefined
   }
 
   /** The daemon stops: listeners close with it (their jobs stay running; the next daemon re-opens them). */
@@ -98,7 +111,7 @@ class Listener implements ContainerLike {
     return new Promise((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException) => {
         this.onGone()
-        reject(e.code === 'EADDRINUSE' ? listenPortInUse(this.spec, portHolder(this.spec.port, 'tcp') ?? 'another program')
+        reject(e.code === 'EADDRINUSE' ? listenPortInUse(this.spec, this.d.otherHolder?.(this.spec.hostIp, this.spec.port) ?? portHolder(this.spec.port, 'tcp') ?? 'another program')
           : new SkiffError('failed_precondition', 'LISTEN_FAILED', `listen: cannot listen on ${this.spec.hostIp}:${this.spec.port}: ${e.message}`, { field: 'listen', cause: e }))
       }
       this.#server.once('error', onError)

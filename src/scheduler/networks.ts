@@ -43,6 +43,8 @@ export interface NetworkServiceDeps {
   reserve?: (hostIp: string, port: number, proto: 'tcp' | 'udp') => Promise<PortReservation>
   /** does a network interface of that name exist (bridge names must be new) */
   linkExists?: (name: string) => boolean
+  /** who else in skiff holds a host port (a per-connection listener), to name it in PORT_IN_USE */
+  otherHolder?: (hostIp: string, port: number, proto: 'tcp' | 'udp') => string | undefined
 }
 
 export interface NetworkView {
@@ -186,6 +188,13 @@ export class NetworkService {
     if (spec.network.mode === 'bridge' && !this.#d.repo.get(spec.network.name ?? DEFAULT_NETWORK)) throw networkNotFound(spec.network.name ?? DEFAULT_NETWORK)
   }
 
+  /** The job publishing host port `port` (tcp) on `hostIp` (or on every interface, or asked about every interface). */
+  portHolderOf(hostIp: string, port: number): string | undefined {
+    const p = this.#d.repo.ports().find((a) => a.hostPort === port && a.protocol === 'tcp' && (a.hostIp === hostIp || a.hostIp === '0.0.0.0' || hostIp === '0.0.0.0'))
+    if (!p) return undefined
+    return `job ${this.#d.repo.jobNames([p.jobId]).get(p.jobId) ?? p.jobId}`
+  }
+
   /** What the job's network is, for its view: its address and published ports. */
   ofJob(job: Job): JobNetworkView {
     const mode = job.spec.network.mode
@@ -258,7 +267,7 @@ export class NetworkService {
         const code = (e as { cause?: NodeJS.ErrnoException }).cause?.code
         const asked = failed && job.spec.ports.find((r) => r.hostPort === failed.hostPort && r.protocol === failed.protocol)
         if (!failed || asked || attempt >= 8 || code !== 'EADDRINUSE') {
-          if (failed && code === 'EADDRINUSE') throw portInUse(failed, portHolder(failed.hostPort, failed.protocol) ?? 'another program')
+          if (failed && code === 'EADDRINUSE') throw portInUse(failed, this.#d.otherHolder?.(failed.hostIp, failed.hostPort, failed.protocol) ?? portHolder(failed.hostPort, failed.protocol) ?? 'another program')
           throw new SkiffError('internal', 'PORT_RESERVE_FAILED', `ports: cannot bind ${failed ? `${failed.hostIp}:${failed.hostPort}/${failed.protocol}` : 'a host port'}: ${String((e as Error).message)}`, { cause: e })
         }
         excluded.push(failed)

@@ -63,6 +63,11 @@ export function jobsRoutes(d: ApiDeps) {
         if (!d.listeners) throw new SkiffError('unavailable', 'LISTEN_UNAVAILABLE', 'listen: this daemon has no per-connection listeners', { field: 'listen' })
         d.listeners.check(spec)
       }
+      // a host port a per-connection listener holds is taken: say so now, naming it
+      for (const [i, p] of (spec.ports ?? []).entries()) {
+        const holder = p.hostPort !== undefined && p.protocol === 'tcp' ? d.listeners?.holderOf(p.hostIp, p.hostPort) : undefined
+        if (holder) throw new SkiffError('conflict', 'PORT_IN_USE', `ports[${i}]: host port ${p.hostIp}:${p.hostPort}/tcp is in use by ${holder}`, { field: `ports[${i}]`, detail: { hostIp: p.hostIp, hostPort: p.hostPort, protocol: 'tcp', holder } })
+      }
       const job = d.jobs.submit(spec)
       // docker run in the foreground in one round trip: {"job": view}, then its output
       // as GET /jobs/:id/logs?follow=true sends it (NDJSON), ending with {"exit"}

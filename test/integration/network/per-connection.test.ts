@@ -230,4 +230,17 @@ describe('per-connection services', () => {
     expect(bad.stderr).toMatch(/--per-connection needs --listen/)
     expect((await runSkiff(d, ['rm', '-f', id])).code).toBe(0)
   }, 60_000)
+
+  it('PORT_IN_USE both ways before a job exists: a second listener on the port, a job publishing it; each names the listener', async () => {
+    const l = await listener({ name: 'pwn-port', cmd: ['cat'] })
+    const again = await d.api('POST', '/run', { image: 'busybox', cmd: ['cat'], listen: { port: l.port, per_connection: true } })
+    expect(again.status).toBe(409)
+    expect(again.json.error).toMatchObject({ code: 'PORT_IN_USE', field: 'listen.port' })
+    expect(again.json.error.message).toContain('job pwn-port')
+    const pub = await d.api('POST', '/run', { image: 'busybox', cmd: ['true'], ports: [`${l.port}:80`] })
+    expect(pub.status).toBe(409)
+    expect(pub.json.error).toMatchObject({ code: 'PORT_IN_USE', field: 'ports[0]' })
+    expect(pub.json.error.message).toContain('job pwn-port')
+    await d.api('DELETE', `/jobs/${l.id}?force=true`)
+  })
 })
