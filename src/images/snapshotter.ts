@@ -83,6 +83,11 @@ export class Snapshotter {
    *  not destroyed: a caller teeing a download into the content store and into unpack
    *  still sees its digest verification reach the end. */
   unpack(expectedDiffId: Digest, tar: Readable, opts: { signal?: AbortSignal } = {}): Promise<UnpackResult> {
+    // The reader starts iterating only after a few awaits (lookup, sweep, staging
+    // dirs): a source that errors before that (a registry connection reset) would
+    // emit 'error' with no listener — an uncaught exception that ends the daemon.
+    // The error is not lost: the iterator over an errored stream throws it.
+    tar.on('error', ignoreError)
     if (!DIFF_ID.test(expectedDiffId)) {
       tar.destroy()
       return Promise.reject(invalidDiffId(expectedDiffId))
@@ -177,3 +182,5 @@ function drain(s: Readable): void {
   s.on('error', () => {})
   s.resume()
 }
+
+function ignoreError(): void {}

@@ -62,7 +62,10 @@ export async function startDaemon(opts: { maxConcurrent?: number; runtime?: stri
           /* not yet */
         }
       }
-      if (Date.now() - t0 > 30_000) throw new Error('daemon did not come up in 30s')
+      // A daemon that fails exits (caught above); one that is slow to come up is
+      // waited for: from sources under tsx, on a loaded 2-core machine, a start plus
+      // the adoption of containers cut mid-create took over 30 s.
+      if (Date.now() - t0 > 120_000) throw new Error('daemon did not come up in 120 s')
       await new Promise((r) => setTimeout(r, 50))
     }
   }

@@ -204,6 +204,17 @@ describe('Snapshotter: failures publish nothing', () => {
     expect(await readdir(join(s.root, 'tmp'))).toEqual([])
   })
 
+  it('an input stream that errors before the unpack reads it: rejects with its error, nothing uncaught', async () => {
+    const s = new Snapshotter({ root: join(work, 'erroring-early') })
+    const boom = new Error('connection reset early')
+    const input = new Readable({ read() {} })
+    const p = s.unpack(base.diffId, input)
+    input.destroy(boom) // before the unpack's first await has resolved
+    await expect(p).rejects.toBe(boom)
+    expect(await s.list()).toEqual([])
+    expect(await readdir(join(s.root, 'tmp'))).toEqual([])
+  })
+
   it('an abort signal stops the unpack with ABORTED and leaves nothing', async () => {
     const s = new Snapshotter({ root: join(work, 'aborted') })
     const input = new Readable({ read() {} })
@@ -270,7 +281,7 @@ describe('Snapshotter: edge cases', () => {
     try {
       const s = new Snapshotter({ root: mnt })
       const l = await layer([file('a', Buffer.alloc(600_000, 1)), file('b', Buffer.alloc(600_000, 2))])
-      await expect(s.unpack(l.diffId, chunked(l.tar))).rejects.toMatchObject({ code: 'NO_SPACE', kind: 'resource_exhausted' })
+      await expect(s.unpack(l.diffId, chunked(l.tar))).rejects.toMatchObject({ code: 'NO_SPACE', kind: 'insufficient_storage' })
       expect(await s.list()).toEqual([])
       expect(await readdir(join(mnt, 'tmp'))).toEqual([])
     } finally {
