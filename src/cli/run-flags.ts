@@ -99,6 +99,7 @@ export const RUN_FLAGS: Record<string, RunFlag> = {
   'per-connection': { type: 'boolean', help: 'with --listen: each connection gets its own container, the connection as its stdin/stdout (xinetd style)', field: 'listen.per_connection', apply: (b) => (listenOf(b).per_connection = true) },
   'max-connections': { type: 'string', value: 'N', help: 'with --listen: connections served at once (default 100); one more is refused', field: 'listen.max_connections', apply: (b, v) => (listenOf(b).max_connections = number('--max-connections', v as string)) },
   'conn-timeout': { type: 'string', value: 'DURATION', help: 'with --listen: each connection\'s container is killed after this long, e.g. 30s', field: 'listen.timeout', apply: (b, v) => (listenOf(b).timeout = v as string) },
+  'keep-connections': { type: 'string', value: 'N', help: 'with --listen: settled connection jobs kept with their logs (default 1000)', field: 'listen.keep', apply: (b, v) => (listenOf(b).keep = number('--keep-connections', v as string)) },
   user: { short: 'u', type: 'string', value: 'USER', help: 'user to run as: name, uid, uid:gid or name:group', field: 'user', apply: (b, v) => (b.user = v) },
   workdir: { short: 'w', type: 'string', value: 'DIR', help: 'working directory inside the job (absolute)', field: 'workdir', apply: (b, v) => (b.workdir = v) },
   hostname: { short: 'h', type: 'string', value: 'NAME', help: 'the job\'s hostname', field: 'hostname', apply: (b, v) => (b.hostname = v) },
@@ -137,7 +138,10 @@ function setListen(b: RunBody, v: string): void {
 function checkListen(b: RunBody): void {
   const l = b.listen as Record<string, unknown> | undefined
   if (!l) return
-  if (l.port === undefined) throw usageError(`${l.per_connection ? '--per-connection' : Object.keys(l).includes('max_connections') ? '--max-connections' : '--conn-timeout'} needs --listen [IP:]PORT`, '--listen')
+  if (l.port === undefined) {
+    const flag = l.per_connection ? '--per-connection' : 'max_connections' in l ? '--max-connections' : 'keep' in l ? '--keep-connections' : '--conn-timeout'
+    throw usageError(`${flag} needs --listen [IP:]PORT`, '--listen')
+  }
   if (!l.per_connection) throw usageError('--listen needs --per-connection (a fresh container per connection is the only mode)', '--per-connection')
 }
 

@@ -303,6 +303,11 @@ export class JobRepo {
     return this.#activeChildren.get({ id: parentId })!.n
   }
 
+  /** Ids of a listener's settled connection jobs, newest first. */
+  settledChildIds(parentId: string): string[] {
+    return this.db.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.parentId, parentId), sql`${jobs.state} IN (${SETTLED})`)).orderBy(desc(jobs.id)).all().map((r) => r.id)
+  }
+
   /** Ids of a listener's connection jobs, oldest first. */
   childIds(parentId: string): string[] {
     return this.db.select({ id: jobs.id }).from(jobs).where(eq(jobs.parentId, parentId)).orderBy(asc(jobs.id)).all().map((r) => r.id)

@@ -1,7 +1,7 @@
 import { monotonicFactory } from 'ulid'
 import type { EventBus } from '../events.js'
 import type { Clock } from '../lib/clock.js'
-import { SkiffError } from '../lib/errors.js'
+import { isSkiffError, SkiffError } from '../lib/errors.js'
 import type { Logger } from '../lib/log.js'
 import type { AdmissionLimits } from './admission.js'
 import { Dispatcher } from './dispatcher.js'
@@ -9,6 +9,7 @@ import { JobRepo, jobIdOfContainer } from './job-repo.js'
 import { checkPrivileges, type PrivilegePolicy } from './privileges.js'
 import { isFinal } from './job-state.js'
 import type { ConnectionJobs, ContainerLike, ImagesPort, KillReason, ListenersPort, LogsPort, NetworksPort, RuntimePort, StdinLike } from './ports.js'
+import { connectionsToPrune } from './per-connection.js'
 import { bootAction } from './reconcile.js'
 import type { Backoff, RestartPolicy } from './restart-policy.js'
 import { StateWriter } from './state-writer.js'
@@ -192,6 +193,13 @@ export class JobService implements Scheduler, ConnectionJobs {
   /** A listener refused a connection (max_connections, queue full, closing). */
   countRefused(listenerId: string): void {
     this.#d.repo.countRefused(listenerId)
+  }
+
+  async pruneConnections(listenerId: string, keep: number): Promise<void> {
+    for (const id of connectionsToPrune(this.#d.repo.settledChildIds(listenerId), keep)) {
+      // one at a time, each with its logs and layer; a job another caller removes meanwhile is skipped
+      await this.remove(id).catch((err) => { if (!isSkiffError(err, 'JOB_NOT_FOUND')) this.#d.log.warn({ err, job: id }, 'old connection job removal failed') })
+    }
   }
 
   /** Resolves once the job is running (its stdin and log exist), or settled without having run. */

@@ -4,7 +4,7 @@ import { SkiffError } from '../lib/errors.js'
 import type { Logger } from '../lib/log.js'
 import { portHolder } from '../lib/port-holder.js'
 import { bridge } from './connection.js'
-import { admitConnection, connectionSpec } from './per-connection.js'
+import { admitConnection, connectionSpec, DEFAULT_KEEP_CONNECTIONS } from './per-connection.js'
 import type { ConnectionJobs, ContainerLike, ExitStatusLike, FollowPort, ListenersPort } from './ports.js'
 import type { Job, ListenSpec, RunSpec } from './types.js'
 
@@ -170,7 +170,11 @@ class Listener implements ContainerLike {
     }
     this.#conns.set(child.id, sock)
     // the slot is the job's: free once it has settled, whatever the socket does
-    void this.d.jobs.wait(child.id).finally(() => this.#conns.delete(child.id))
+    void this.d.jobs.wait(child.id).finally(() => {
+      this.#conns.delete(child.id)
+      // after its teardown has started; pruning waits for that itself
+      void this.d.jobs.pruneConnections(this.job.id, this.spec.keep ?? DEFAULT_KEEP_CONNECTIONS).catch(() => {})
+    })
     void bridge(sock, child.id, { ...this.d, abandoned: () => this.#abandoned }).catch((err) => this.d.log.warn({ err, job: child.id }, 'connection bridge failed'))
   }
 

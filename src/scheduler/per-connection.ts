@@ -3,6 +3,14 @@ import type { RunSpec } from './types.js'
 /** The label every connection's job carries: its listener's id (also in `parentId`). */
 export const LABEL_LISTENER = 'skiff.listener'
 
+/** Settled connection jobs a listener keeps by default: each has a job row and a log directory. */
+export const DEFAULT_KEEP_CONNECTIONS = 1000
+
+/** Pure: which settled connection jobs go, given them newest first. */
+export function connectionsToPrune(settledNewestFirst: readonly string[], keep: number): string[] {
+  return settledNewestFirst.slice(Math.max(0, keep))
+}
+
 export type RefuseReason = 'max-connections' | 'closing'
 export type Admission = { accept: true } | { accept: false; reason: RefuseReason }
 

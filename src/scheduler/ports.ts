@@ -110,6 +110,8 @@ export interface ConnectionJobs {
   closeStdin(id: string): Promise<void>
   kill(id: string, signal: NodeJS.Signals, why?: KillReason): Promise<Job>
   countRefused(listenerId: string): void
+  /** remove the listener's settled connection jobs beyond the newest `keep` */
+  pruneConnections(listenerId: string, keep: number): Promise<void>
 }
 
 /** A record of a job's output as a live follow yields it (logs layer). */

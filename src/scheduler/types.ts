@@ -69,6 +69,8 @@ export interface ListenSpec {
   maxConnections: number
   /** each connection's container is killed after this long (absent: limits.timeoutMs, else none) */
   timeoutMs?: number
+  /** settled connection jobs kept (with their logs); older ones are removed as new ones settle (absent: DEFAULT_KEEP_CONNECTIONS) */
+  keep?: number
 }
 
 /** A listener's connections: a connection is a child job (`parentId`). */

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { ATTEMPT_STATES, formatRestartPolicy, JOB_STATES } from '../../scheduler/index.js'
+import { ATTEMPT_STATES, DEFAULT_KEEP_CONNECTIONS, formatRestartPolicy, JOB_STATES } from '../../scheduler/index.js'
 import type { Attempt, ConnectionCounts, Job, JobNetworkView } from '../../scheduler/index.js'
 import { JobNetworkSchema } from './network.js'
 
@@ -68,6 +68,7 @@ export const JobViewSchema = z.object({
       port: z.number(),
       maxConnections: z.number(),
       timeoutMs: z.number().nullable().describe('each connection\'s time limit (null: limits.timeout, else none)'),
+      keep: z.number().describe('settled connection jobs kept with their logs'),
       connections: z.object({
         active: z.number().describe('connections being served (their jobs not settled)'),
         total: z.number().describe('connections accepted: each one is a job, GET /jobs?parent=ID'),
@@ -119,7 +120,7 @@ export function toJobView(j: Job, net?: JobNetworkView, conns?: ConnectionCounts
     parentId: j.parentId,
     ...(l ? {
       listen: {
-        hostIp: l.hostIp, port: l.port, maxConnections: l.maxConnections, timeoutMs: l.timeoutMs ?? null,
+        hostIp: l.hostIp, port: l.port, maxConnections: l.maxConnections, timeoutMs: l.timeoutMs ?? null, keep: l.keep ?? DEFAULT_KEEP_CONNECTIONS,
         connections: conns ?? { active: 0, total: j.connTotal, refused: j.connRefused },
       },
     } : {}),

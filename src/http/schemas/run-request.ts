@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { SkiffError } from '../../lib/errors.js'
 import { parseBytes, parseDuration } from '../../lib/units.js'
-import { DEFAULT_HOST_IP, mergeEnv, parsePorts, resolveProcess, type RunSpec } from '../../scheduler/index.js'
+import { DEFAULT_HOST_IP, DEFAULT_KEEP_CONNECTIONS, mergeEnv, parsePorts, resolveProcess, type RunSpec } from '../../scheduler/index.js'
 import { parseReference, type ImageRecord } from '../../images/index.js'
 import { execSizeProblem, limitsProblem, normalizeCap, type HostFacts } from '../../runtime/index.js'
 import { serviceFields, toServiceSpec } from './service.js'
@@ -63,6 +63,7 @@ export const RunRequestSchema = z
         per_connection: z.literal(true).describe('a fresh container for each connection, the connection as its stdin and stdout (xinetd, systemd Accept=yes); the only mode'),
         max_connections: z.number().int().min(1).max(10_000).optional().describe(`connections served at once (default ${DEFAULT_MAX_CONNECTIONS}); one more is refused (reset, counted)`),
         timeout: duration.optional().describe('each connection\'s container is killed after this long, e.g. "30s" (default: limits.timeout, else none)'),
+        keep: z.number().int().min(0).max(1_000_000).optional().describe(`settled connection jobs kept with their logs (default ${DEFAULT_KEEP_CONNECTIONS}); older ones are removed as new ones end (the counts stay)`),
       })
       .strict()
       .optional()
@@ -162,6 +163,7 @@ function listen(r: RunRequest): Pick<RunSpec, 'listen'> {
   return {
     listen: {
       hostIp: l.host_ip ?? DEFAULT_HOST_IP, port: l.port, perConnection: true, maxConnections: l.max_connections ?? DEFAULT_MAX_CONNECTIONS,
+      ...(l.keep !== undefined ? { keep: l.keep } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     },
   }

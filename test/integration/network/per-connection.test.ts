@@ -243,4 +243,18 @@ describe('per-connection services', () => {
     expect(pub.json.error.message).toContain('job pwn-port')
     await d.api('DELETE', `/jobs/${l.id}?force=true`)
   })
+
+  it('listen.keep: settled connection jobs beyond the newest N are removed with their logs; the counts stay', async () => {
+    const l = await listener({ cmd: ['cat'], listen: { keep: 2 } })
+    for (let i = 0; i < 4; i++) expect((await session(l.port, `${i}\n`)).out.toString()).toBe(`${i}\n`)
+    const kids = await waitFor('two connection jobs left', async () => {
+      const k = await children(l.id)
+      return k.length === 2 && k.every((c) => settled(c.state)) && k
+    })
+    // the newest two stay, with their logs
+    expect((await d.api('GET', `/jobs/${kids[0].id}/logs`)).text).toBe('3\n')
+    expect((await d.api('GET', `/jobs/${kids[1].id}/logs`)).text).toBe('2\n')
+    expect((await d.api('GET', `/jobs/${l.id}`)).json.listen).toMatchObject({ keep: 2, connections: { active: 0, total: 4, refused: 0 } })
+    await d.api('DELETE', `/jobs/${l.id}?force=true`)
+  })
 })

@@ -33,7 +33,7 @@ describe('skiff run flags → POST /run body', () => {
     { argv: ['--storage-opt', 'size=1g', 'busybox'], want: { image: 'busybox', limits: { disk: '1g' } } },
     { argv: ['--net', 'bridge', 'busybox'], want: { image: 'busybox', network: { mode: 'bridge' } } },
     { argv: ['--listen', '9000', '--per-connection', 'chal'], want: { image: 'chal', listen: { port: 9000, per_connection: true } } },
-    { argv: ['--listen', '127.0.0.2:9000', '--per-connection', '--max-connections', '20', '--conn-timeout', '30s', 'chal', '/chal'], want: { image: 'chal', cmd: ['/chal'], listen: { port: 9000, host_ip: '127.0.0.2', per_connection: true, max_connections: 20, timeout: '30s' } } },
+    { argv: ['--listen', '127.0.0.2:9000', '--per-connection', '--max-connections', '20', '--conn-timeout', '30s', '--keep-connections', '50', 'chal', '/chal'], want: { image: 'chal', cmd: ['/chal'], listen: { port: 9000, host_ip: '127.0.0.2', per_connection: true, max_connections: 20, timeout: '30s', keep: 50 } } },
   ])('$argv', ({ argv, want }) => {
     expect(body(argv)).toEqual(want)
   })
@@ -74,7 +74,7 @@ describe('API fields → the flag to blame', () => {
   it.each([
     ['limits.memory', '-m/--memory'], ['limits.cpus', '--cpus'], ['limits.pids', '--pids-limit'], ['limits.timeout', '--timeout'], ['limits.disk', '--disk'],
     ['env.FOO', '-e/--env'], ['labels', '-l/--label'], ['network.mode', '--network'], ['network.aliases', '--network-alias'], ['ports[1]', '-p/--publish'], ['ports', '-p/--publish'], ['user', '-u/--user'], ['image', undefined],
-    ['listen.port', '--listen'], ['listen.host_ip', '--listen'], ['listen', '--listen'], ['listen.per_connection', '--per-connection'], ['listen.max_connections', '--max-connections'], ['listen.timeout', '--conn-timeout'],
+    ['listen.port', '--listen'], ['listen.host_ip', '--listen'], ['listen', '--listen'], ['listen.per_connection', '--per-connection'], ['listen.max_connections', '--max-connections'], ['listen.timeout', '--conn-timeout'], ['listen.keep', '--keep-connections'],
   ])('%s → %s', (field, flag) => expect(flagForField(field)).toBe(flag))
 
   it('rewrites the daemon\'s message to name the flag, keeps the code', () => {

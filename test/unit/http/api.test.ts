@@ -130,6 +130,7 @@ describe('POST /run', () => {
     [{ image: 'x', listen: { port: 9000, per_connection: true }, tty: true }, 'tty'],
     [{ image: 'x', listen: { port: 9000, per_connection: true }, stdin: 'x' }, 'stdin'],
     [{ image: 'x', listen: { port: 9000, per_connection: true }, interactive: true }, 'interactive'],
+    [{ image: 'x', listen: { port: 9000, per_connection: true, keep: -1 } }, 'listen.keep'],
     [{ image: 'x', listen: { port: 9000, per_connection: true }, healthcheck: { cmd: 'true' } }, 'healthcheck'],
   ])('400 naming the field for %j', async (body, field) => {
     const r = await viaUnix('POST', '/run', body)

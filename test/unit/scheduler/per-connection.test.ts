@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { admitConnection, connectionSpec, LABEL_LISTENER } from '../../../src/scheduler/per-connection.js'
+import { admitConnection, connectionSpec, connectionsToPrune, LABEL_LISTENER } from '../../../src/scheduler/per-connection.js'
 import type { RunSpec } from '../../../src/scheduler/types.js'
 
 describe('admitConnection', () => {
@@ -43,5 +43,17 @@ describe('connectionSpec', () => {
   ])('timeout: listen %j, limits %j → %s', (l, limits, want) => {
     const spec: RunSpec = { ...listener, limits, listen: { hostIp: '127.0.0.1', port: 1, perConnection: true, maxConnections: 1, ...l } }
     expect(connectionSpec(spec, 'L').limits.timeoutMs).toBe(want)
+  })
+})
+
+describe('connectionsToPrune', () => {
+  it.each([
+    [['c', 'b', 'a'], 3, []],
+    [['c', 'b', 'a'], 5, []],
+    [['c', 'b', 'a'], 1, ['b', 'a']],
+    [['c', 'b', 'a'], 0, ['c', 'b', 'a']],
+    [[], 2, []],
+  ])('%j keep %d → %j', (ids, keep, want) => {
+    expect(connectionsToPrune(ids, keep)).toEqual(want)
   })
 })
