@@ -11,7 +11,7 @@ import { open, readFile, rename, unlink, writeFile, type FileHandle } from 'node
 import { join } from 'node:path'
 import { exec } from '../lib/exec.js'
 import { nativeSys } from '../lib/native.js'
-import { compactFailed, logCorrupt } from './errors.js'
+import { compactFailed } from './errors.js'
 import type { LogRecord } from './query.js'
 import { decodeLines, makeTimeParser, scanDecoded } from './record.js'
 
@@ -162,8 +162,21 @@ export class LogCursor {
         ;({ bytesRead: n } = await fd.read(buf, 0, size, this.#filePos))
         // A line longer than the chunk: read more (bounded) rather than tear it.
         if (n === size && buf.indexOf(0x0a) < 0) {
-          if (size >= MAX_LINE) throw logCorrupt(this.#log.path, this.#filePos, `line longer than ${MAX_LINE} bytes`)
-          size *= 4
+          if (size < MAX_LINE) {
+            size *= 4
+            continue
+          }
+          // No conmon line is this long: what conmon 2.1.6 leaves after a write that
+          // failed with ENOSPC (it drops single iovec segments, newlines among them).
+          // Skipped as a malformed line, as decodeLines skips a bad header: no decoded bytes.
+          const past = await lineEnd(fd, this.#filePos + n)
+          if (past === undefined) {
+            if (!opts.final) return out
+            this.#eof = true
+            return out
+          }
+          this.#filePos = past
+          size = this.#readSize
           continue
         }
         break
@@ -216,6 +229,18 @@ export class LogCursor {
     const fd = this.#fd
     this.#fd = undefined
     await fd?.close()
+  }
+}
+
+/** The file position just past the next '\n' at or after `pos`; undefined: none before EOF. */
+async function lineEnd(fd: FileHandle, pos: number): Promise<number | undefined> {
+  const b = Buffer.allocUnsafe(1 << 16)
+  for (;;) {
+    const { bytesRead } = await fd.read(b, 0, b.length, pos)
+    if (bytesRead === 0) return undefined
+    const i = b.subarray(0, bytesRead).indexOf(0x0a)
+    if (i >= 0) return pos + i + 1
+    pos += bytesRead
   }
 }
 
@@ -287,6 +312,13 @@ export async function compact(log: JobLog, opts: { maxBytes: number; segmentByte
     while (pos < target) {
       const { bytesRead } = await fd.read(buf, 0, buf.length, pos)
       const res = scanDecoded(buf, bytesRead, target - pos)
+      if (res.consumed === 0 && bytesRead === buf.length) {
+        // a line longer than MAX_LINE: no decoded bytes, as for LogCursor
+        const past = await lineEnd(fd, pos + bytesRead)
+        if (past === undefined) break
+        pos = past
+        continue
+      }
       if (res.consumed === 0) break // EOF or a torn line: cut at the last whole record
       offset += res.decoded
       pos += res.consumed

@@ -1,5 +1,5 @@
 import { constants } from 'node:os'
-import { existsSync, rmdirSync } from 'node:fs'
+import { existsSync, readFileSync, rmdirSync } from 'node:fs'
 import { constants as constants_fs } from 'node:fs'
 import { open, readFile, writeFile } from 'node:fs/promises'
 import { removeFile } from '../lib/remove-tree.js'
@@ -109,13 +109,20 @@ export class OciContainer implements Container {
   }
 
   async #waitOnce(signal?: AbortSignal): Promise<ExitStatus> {
-    const { code, atMs } = await this.d.exits.wait(this.id, signal)
+    const { code, atMs } = await this.d.exits.wait(this.id, signal, () => this.#monitorGone())
     this.#timer?.cancel()
     const usage = readUsage(this.meta.cgroupMode, this.meta.cgroupDirs)
     const marker = existsSync(this.#timedOutMarker)
     const startedAt = this.meta.startedAt ?? this.meta.createdAt
     // the exit file's mtime has sub-millisecond precision; Date does not
     const wallMs = Math.max(0, Math.round((atMs - startedAt) * 100) / 100)
+    // conmon ended without writing the exit file (no room on the data dir for it): the code is lost
+    if (code === null) {
+      return {
+        exitCode: null, signal: null, oomKilled: usage.oomKilled, timedOut: marker, exitUnknown: true,
+        usage: { wallMs, cpuUserMs: usage.cpuUserMs, cpuSysMs: usage.cpuSysMs, memoryPeakBytes: usage.memoryPeakBytes },
+      }
+    }
     const { exitCode, signal: sig } = decodeExit(code)
     // Killed by conmon's -T backstop while skiff was down: no marker, but the clock says so.
     const timedOut = marker || (sig === 'SIGKILL' && !!this.meta.timeoutMs && wallMs >= this.meta.timeoutMs)
@@ -125,6 +132,27 @@ export class OciContainer implements Container {
       oomKilled: usage.oomKilled && !timedOut,
       timedOut,
       usage: { wallMs, cpuUserMs: usage.cpuUserMs, cpuSysMs: usage.cpuSysMs, memoryPeakBytes: usage.memoryPeakBytes },
+    }
+  }
+
+  #conmonPid: number | undefined
+
+  /** conmon (from its pid file, written at its start) is no longer running. Unknown pid: not gone. */
+  #monitorGone(): boolean {
+    if (this.#conmonPid === undefined) {
+      try {
+        const n = Number(readFileSync(join(this.d.dir, 'conmon.pid'), 'utf8').trim())
+        if (n > 0) this.#conmonPid = n
+      } catch {
+        return false
+      }
+    }
+    if (!this.#conmonPid) return false
+    try {
+      process.kill(this.#conmonPid, 0)
+      return false
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ESRCH'
     }
   }
 

@@ -5,7 +5,9 @@ import { join } from 'node:path'
  *  as a backstop (inotify can miss events on some filesystems or under load). */
 export class ExitWatcher {
   #watcher: FSWatcher | undefined
-  #waiters = new Map<string, Set<(r: { code: number; atMs: number }) => void>>()
+  #waiters = new Map<string, Set<(r: { code: number | null; atMs: number }) => void>>()
+  /** per waited id: whether its monitor is gone (see wait) */
+  #gone = new Map<string, () => boolean>()
   #poll: NodeJS.Timeout | undefined
 
   constructor(readonly dir: string, private readonly pollMs = 1000) {}
@@ -28,21 +30,31 @@ export class ExitWatcher {
     }
   }
 
-  wait(id: string, signal?: AbortSignal): Promise<{ code: number; atMs: number }> {
+  /** The exit code once conmon writes it. `gone` says whether the container's conmon
+   *  has ended: conmon that cannot write the file (its filesystem full) ends without
+   *  it, and the poll then answers `code: null` (exit unknown) instead of waiting forever. */
+  wait(id: string, signal?: AbortSignal, gone?: () => boolean): Promise<{ code: number | null; atMs: number }> {
     this.#ensureWatching()
+    if (gone) this.#gone.set(id, gone)
     return new Promise((resolve, reject) => {
       const set = this.#waiters.get(id) ?? new Set()
       this.#waiters.set(id, set)
-      const done = (r: { code: number; atMs: number }) => {
+      const done = (r: { code: number | null; atMs: number }) => {
         set.delete(done)
-        if (!set.size) this.#waiters.delete(id)
+        if (!set.size) {
+          this.#waiters.delete(id)
+          this.#gone.delete(id)
+        }
         signal?.removeEventListener('abort', onAbort)
         this.#stopPollingIfIdle()
         resolve(r)
       }
       const onAbort = () => {
         set.delete(done)
-        if (!set.size) this.#waiters.delete(id)
+        if (!set.size) {
+          this.#waiters.delete(id)
+          this.#gone.delete(id)
+        }
         this.#stopPollingIfIdle()
         reject(signal!.reason)
       }
@@ -54,9 +66,12 @@ export class ExitWatcher {
     })
   }
 
-  #check(id: string): void {
+  #check(id: string, polled = false): void {
     if (!this.#waiters.has(id)) return
-    const r = this.read(id)
+    let r: { code: number | null; atMs: number } | undefined = this.read(id)
+    // conmon writes the file before it ends: gone and still no file (read again after
+    // seeing it gone) means it never will be
+    if (!r && polled && this.#gone.get(id)?.()) r = this.read(id) ?? { code: null, atMs: Date.now() }
     if (r) for (const fn of [...(this.#waiters.get(id) ?? [])]) fn(r)
   }
 
@@ -72,7 +87,7 @@ export class ExitWatcher {
   // process alive, an idle watcher does not.
   #ensurePolling(): void {
     this.#poll ??= setInterval(() => {
-      for (const id of [...this.#waiters.keys()]) this.#check(id)
+      for (const id of [...this.#waiters.keys()]) this.#check(id, true)
     }, this.pollMs)
   }
 

@@ -103,6 +103,8 @@ export interface ExitStatus {
   signal: NodeJS.Signals | null
   oomKilled: boolean
   timedOut: boolean
+  /** conmon ended without recording an exit code (it could not write it: the data dir was full) */
+  exitUnknown?: boolean
   usage: { wallMs: number; cpuUserMs: number; cpuSysMs: number; memoryPeakBytes: number }
 }
 

@@ -16,6 +16,8 @@ export interface ExitStatusLike {
   signal: NodeJS.Signals | string | null
   oomKilled: boolean
   timedOut: boolean
+  /** the monitor ended without recording an exit code (the data dir was full) */
+  exitUnknown?: boolean
   usage: { wallMs: number; cpuUserMs: number; cpuSysMs: number; memoryPeakBytes: number }
 }
 

@@ -1,5 +1,5 @@
 import type { Clock } from '../lib/clock.js'
-import { isSkiffError, type ErrorKind } from '../lib/errors.js'
+import { isSkiffError, noSpaceCode, type ErrorKind } from '../lib/errors.js'
 import type { Logger } from '../lib/log.js'
 import { AttemptCancelled, runAttempt, stopSignalFor } from './attempt.js'
 import { fromImageHealthcheck, HEALTH_DEFAULTS, type HealthConfig } from './health.js'
@@ -111,9 +111,24 @@ export class Supervisor {
     try {
       await body()
     } catch (e) {
-      this.#failed(jobId, live, e)
+      await this.#untilRecorded(jobId, () => this.#failed(jobId, live, e))
     } finally {
       this.#release(jobId, live)
+    }
+  }
+
+  /** Record how an attempt ended, again each second while the database has no room
+   *  for it (SQLITE_FULL on a full data dir): the end is known and must not be lost,
+   *  and a throw here would take the daemon down. Each try is one transaction. */
+  async #untilRecorded(jobId: string, record: () => void): Promise<void> {
+    for (let warned = false; ; warned = true) {
+      try {
+        return record()
+      } catch (e) {
+        if (!noSpaceCode(e) || this.#shuttingDown) throw e
+        if (!warned) this.d.log.warn({ err: e, job: jobId }, 'no room to record the end of a job; retrying every second')
+        await new Promise<void>((r) => this.d.clock.setTimeout(r, 1000))
+      }
     }
   }
 
@@ -121,7 +136,7 @@ export class Supervisor {
     const c = live.container!
     this.#startHealth(job, live, c)
     const exit = await c.wait()
-    this.#exited(job.id, live, exit)
+    await this.#untilRecorded(job.id, () => this.#exited(job.id, live, exit))
   }
 
   /** A stop or kill asked for while the container was being started. */
@@ -199,14 +214,18 @@ export class Supervisor {
   #exited(jobId: string, live: LiveAttempt, exit: ExitStatusLike): void {
     const job = this.d.writer.repo.get(jobId)
     if (!job || isFinal(job.state) || job.attempt !== live.n) return
-    const outcome = finalStateFor(exit, { killedByUser: !!live.userKill, stoppedByUser: !!live.userStop })
+    const ended = finalStateFor(exit, { killedByUser: !!live.userKill, stoppedByUser: !!live.userStop })
+    // no exit code to say it succeeded: not 'exited' (a user's kill or stop stays what it was)
+    const outcome = exit.exitUnknown && ended === 'exited' ? 'failed' : ended
     const success = exit.exitCode === 0 && !exit.signal && !exit.oomKilled && !exit.timedOut
     const cause: AttemptEnding['cause'] = live.userStop || live.userKill?.manual ? 'user' : live.unhealthyRestart ? 'unhealthy' : 'workload'
-    const reason = live.unhealthyRestart ? 'unhealthy' : outcome === 'killed' && live.endReason ? live.endReason.reason : outcome === 'exited' ? null : outcome
-    const message = outcome === 'killed' ? (live.endReason?.message ?? null) : null
+    const unknown = exit.exitUnknown ? "the job's monitor (conmon) ended without recording its exit code; it could not write it to the data dir (is its filesystem full?)" : undefined
+    const reason = live.unhealthyRestart ? 'unhealthy' : outcome === 'killed' && live.endReason ? live.endReason.reason : unknown && outcome === 'failed' ? 'exit_unknown' : outcome === 'exited' ? null : outcome
+    const killedWhy = outcome === 'killed' ? (live.endReason?.message ?? null) : null
+    const message = unknown ? (killedWhy ? `${killedWhy}; ${unknown}` : unknown) : killedWhy
     // the exit is the job's; a log that lost output to a full disk says so next to it
     const lost = this.d.logs.noSpaceLoss?.(jobId)
-    const logNote = lost ? `log truncated: the data dir's filesystem was full (ENOSPC); ${lost} bytes of older output were dropped so the job could go on writing` : undefined
+    const logNote = lost ? `log truncated: the data dir's filesystem was full (ENOSPC); ${lost} bytes of older output were dropped so the job could go on writing (lines written while it was full may be missing too)` : undefined
     this.#end(job, { cause, success, ranForMs: exit.usage.wallMs }, outcome, {
       exitCode: exit.exitCode,
       signal: exit.signal,

@@ -136,4 +136,28 @@ describe('a full data dir', () => {
     expect(next.json).toMatchObject({ exitCode: 0, stdout: 'fine\n', reason: null })
     expect(await storeProblems()).toEqual([])
   })
+
+  it('with no space at all: reads are served, a submit is 507 NO_SPACE and makes no job; a job killed meanwhile is recorded (its exit code lost) once there is room', async () => {
+    await importBusybox(d)
+    const s = await d.api('POST', '/run', { image: 'busybox', cmd: ['sleep', '1000'] })
+    expect(s.status, s.text).toBe(201)
+    await expect.poll(async () => (await d.api('GET', `/jobs/${s.json.id}`)).json.state, { timeout: 30_000 }).toBe('running')
+    const before = (await d.api('GET', '/jobs')).json.items.length
+    fill(0)
+    expect(free()).toBe(0)
+    const r = await d.api('POST', '/run', { image: 'busybox', cmd: 'true' })
+    expect(r.status, r.text).toBe(507)
+    expect(r.json.error).toMatchObject({ code: 'NO_SPACE', message: expect.stringMatching(/SQLITE_FULL/) })
+    expect((await d.api('GET', '/jobs')).json.items.length).toBe(before)
+    // conmon cannot write the exit file, and the daemon cannot write the end: it waits for room
+    expect((await d.api('POST', `/jobs/${s.json.id}/kill`, { signal: 'SIGKILL' })).status).toBe(202)
+    const ended = d.api('POST', `/jobs/${s.json.id}/wait`)
+    expect((await d.api('GET', '/healthz')).status).toBe(200)
+    expect((await d.api('GET', `/jobs/${s.json.id}`)).json.state).toBe('running')
+    unfill()
+    expect((await ended).json).toMatchObject({ state: 'killed', exitCode: null, message: expect.stringMatching(/ended without recording its exit code/) })
+    expect(await storeProblems()).toEqual([])
+    const next = await d.api('POST', '/run?wait=true', { image: 'busybox', cmd: 'echo fine' })
+    expect(next.json).toMatchObject({ exitCode: 0, stdout: 'fine\n' })
+  })
 })
