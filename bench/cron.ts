@@ -8,13 +8,13 @@
 // own CronJob firing a bare `crun run --detach` of a prepared bundle, lateness =
 // the moment crun returns (container started) − the tick.
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CronJob } from 'cron'
-import { PACKAGE_ROOT } from '../src/lib/paths.js'
 import { importBusybox, removeDataDir, startDaemon } from '../test/helpers/daemon.js'
 import { percentile, row, type BenchRow } from './types.js'
+import { busyboxRootfs, crunBundle } from './fixtures.js'
 
 const WARMUP = 2
 
@@ -68,19 +68,8 @@ async function cronPackageLateness(ticks: number): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-cron-'))
   const state = join(dir, 'crun-state')
   try {
-    const rootfs = join(dir, 'rootfs')
-    mkdirSync(rootfs)
-    const tar = join(dir, 'bb.tar')
-    execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/make-busybox-rootfs'), tar])
-    execFileSync('tar', ['-C', rootfs, '-xf', tar])
-    const bundle = join(dir, 'bundle')
-    mkdirSync(bundle)
-    execFileSync('crun', ['spec'], { cwd: bundle })
-    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'))
-    spec.root = { path: rootfs, readonly: true }
-    spec.process.terminal = false
-    spec.process.args = ['true']
-    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec))
+    const rootfs = busyboxRootfs(dir)
+    const bundle = crunBundle(dir, rootfs, ['true'])
     const out: number[] = []
     const deletes: Promise<unknown>[] = []
     let n = 0

@@ -8,14 +8,14 @@
 // Also through the API: POST /run?wait=true on the default network (the daemon's
 // teardown of each job, after its answer, is let finish before the next).
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PACKAGE_ROOT } from '../src/lib/paths.js'
 import { createRuntime } from '../src/runtime/index.js'
 import { importBusybox, removeDataDir, startDaemon } from '../test/helpers/daemon.js'
 import { removeBridge, testBridge, testSubnet } from '../test/helpers/net.js'
 import { docker, podman, PODMAN_ULIMITS, timeSync } from './peers.js'
+import { busyboxRootfs, crunBundle } from './fixtures.js'
 import { median, row, type BenchRow } from './types.js'
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
@@ -23,11 +23,8 @@ const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 export async function benchNetwork(opts: { runs?: number } = {}): Promise<BenchRow[]> {
   const runs = opts.runs ?? 30
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-net-'))
-  const rootfs = join(dir, 'rootfs')
-  mkdirSync(rootfs)
-  const tar = join(dir, 'bb.tar')
-  execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/make-busybox-rootfs'), tar])
-  execFileSync('tar', ['-C', rootfs, '-xf', tar])
+  const rootfs = busyboxRootfs(dir)
+  const tar = join(dir, 'bb.tar') // the same rootfs, for the peers' import
   const net = { ...testSubnet(), bridge: testBridge() }
   const network = { name: 'bench', bridge: net.bridge, subnet: net.subnet, gateway: net.gateway }
   const rows: BenchRow[] = []

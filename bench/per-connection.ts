@@ -12,13 +12,13 @@
 // Each connection sends one line, half-closes and reads to the end, so every
 // container has exited before the next connection (and skiff's teardown of the
 // last connection's container is let finish outside the timing).
-import { execFileSync, spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { connect, createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PACKAGE_ROOT } from '../src/lib/paths.js'
 import { freePort, importBusybox, removeDataDir, startDaemon } from '../test/helpers/daemon.js'
+import { busyboxRootfs, crunBundle } from './fixtures.js'
 import { median, row, type BenchRow } from './types.js'
 
 const SCRIPT = 'echo ready; exec cat'
@@ -72,11 +72,7 @@ async function timeAll(port: number, runs: number, between?: () => Promise<void>
 export async function benchPerConnection(opts: { runs?: number } = {}): Promise<BenchRow[]> {
   const runs = opts.runs ?? 30
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-pc-'))
-  const rootfs = join(dir, 'rootfs')
-  mkdirSync(rootfs)
-  const tar = join(dir, 'bb.tar')
-  execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/make-busybox-rootfs'), tar])
-  execFileSync('tar', ['-C', rootfs, '-xf', tar])
+  const rootfs = busyboxRootfs(dir)
   const rows: BenchRow[] = []
   try {
     // the floor: the challenge binary (busybox-static) straight on the host
@@ -84,14 +80,7 @@ export async function benchPerConnection(opts: { runs?: number } = {}): Promise<
     const floorMs = await timeAll(floor.port, runs).finally(() => floor.server.close())
 
     // bare crun run of a prepared bundle per connection
-    const bundle = join(dir, 'bundle')
-    mkdirSync(bundle)
-    execFileSync('crun', ['spec'], { cwd: bundle })
-    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'))
-    spec.root = { path: rootfs, readonly: true }
-    spec.process.terminal = false
-    spec.process.args = ['/bin/sh', '-c', SCRIPT]
-    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec))
+    const bundle = crunBundle(dir, rootfs, ['/bin/sh', '-c', SCRIPT])
     const state = join(dir, 'crun-state')
     const crun = await forkingServer(['sh', '-c', `exec crun --root ${state} run --bundle ${bundle} pc$$`])
     const crunMs = await timeAll(crun.port, runs).finally(() => crun.server.close())

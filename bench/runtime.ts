@@ -3,13 +3,13 @@
 // `crun run` of a prepared bundle and `podman run --rm --network none` of the
 // same rootfs, in the same run. Teardown is outside skiff's timing (it runs
 // after the exit is reported, as in the daemon), inside crun's and podman's.
-import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PACKAGE_ROOT } from '../src/lib/paths.js'
 import { createRuntime } from '../src/runtime/index.js'
 import { podmanRunTrueMs, timeSync } from './peers.js'
+import { busyboxRootfs, crunBundle } from './fixtures.js'
 import { median, row, type BenchRow } from './types.js'
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
@@ -17,11 +17,8 @@ const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 export async function benchRuntime(opts: { runs?: number } = {}): Promise<BenchRow[]> {
   const runs = opts.runs ?? 50
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-rt-'))
-  const rootfs = join(dir, 'rootfs')
-  mkdirSync(rootfs)
-  const tar = join(dir, 'bb.tar')
-  execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/make-busybox-rootfs'), tar])
-  execFileSync('tar', ['-C', rootfs, '-xf', tar])
+  const rootfs = busyboxRootfs(dir)
+  const tar = join(dir, 'bb.tar') // the same rootfs, for the peers' import
   const rows: BenchRow[] = []
   const rt = createRuntime({ root: join(dir, 'rt') })
   try {
@@ -38,14 +35,7 @@ export async function benchRuntime(opts: { runs?: number } = {}): Promise<BenchR
     }
 
     // bare crun: a bundle prepared once (crun's default spec on the same rootfs)
-    const bundle = join(dir, 'bundle')
-    mkdirSync(bundle)
-    execFileSync('crun', ['spec'], { cwd: bundle })
-    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'))
-    spec.root = { path: rootfs, readonly: true }
-    spec.process.terminal = false
-    spec.process.args = ['true']
-    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec))
+    const bundle = crunBundle(dir, rootfs, ['true'])
     const crun: number[] = []
     for (let i = 0; i < runs + 5; i++) {
       const ms = timeSync(() => {

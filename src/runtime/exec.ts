@@ -282,28 +282,18 @@ function run(d: ExecDeps, cmd: string[], processFile: string, pidFile: string, o
     }
 
     let timedOut = false
-    let stopping = false
-    /** Kill the exec'd process (its host pid, from the pid file), then the runtime's exec. */
-    const stop = async () => {
-      if (stopping) return
-      stopping = true
-      const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''))
-      if (pid > 0) {
-        try {
-          process.kill(pid, 'SIGKILL')
-        } catch {
-          /* already gone */
-        }
-      }
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    }
+    let aborted = false
+    const stop = stopper(child, pidFile)
     const timer = o.timeoutMs
       ? setTimeout(() => {
           timedOut = true
           void stop()
         }, o.timeoutMs)
       : undefined
-    const onAbort = () => void stop()
+    const onAbort = () => {
+      aborted = true
+      void stop()
+    }
     o.signal?.addEventListener('abort', onAbort, { once: true })
 
     child.on('error', (e) => {
@@ -319,7 +309,7 @@ function run(d: ExecDeps, cmd: string[], processFile: string, pidFile: string, o
       const finish = () => {
         child.stdout!.destroy()
         child.stderr!.destroy()
-        if (code === 255 && !timedOut && !stopping) {
+        if (code === 255 && !timedOut && !aborted) {
           const e = createFailed(d.id, errTail, cmd[0])
           if (e.code === 'EXECUTABLE_NOT_FOUND' || e.code === 'EXECUTABLE_NOT_RUNNABLE') return relay?.drop(), reject(e)
         }
