@@ -1,11 +1,18 @@
 // The daemon's resident memory after 1000 jobs, as users run it (bin/skiff.js on
 // the bundle), next to dockerd + containerd's after the same 1000 `docker run --rm`
-// of the same rootfs. Target ≤ 60 MiB. Also printed: private memory (what the
-// process costs beyond the node binary's pages it shares with other processes).
+// of the same rootfs. Target ≤ 60 MiB. Read twice: right after the last job, and
+// once the daemon has gone quiet and given memory back (lib/idle-reclaim.ts; waited
+// for on skiff_memory_reclaims_total, not slept). Also printed: private memory
+// (what the process costs beyond the node binary's pages it shares with other
+// processes), and the floor: the same 1000 POST /run to the smallest server this
+// stack makes (bench/memory-floor.mjs: hono + better-sqlite3 + ws, no containers).
 import { spawn } from 'node:child_process'
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Agent, request } from 'undici'
+import { DAEMON_NODE_FLAGS } from '../src/cli/commands/daemon.js'
 import { PACKAGE_ROOT } from '../src/lib/paths.js'
 import { importBusybox, removeDataDir, startDaemon } from '../test/helpers/daemon.js'
 import { docker } from './peers.js'
@@ -25,11 +32,45 @@ async function pool(n: number, conc: number, one: (i: number) => Promise<void>):
   await Promise.all(Array.from({ length: conc }, async () => { while (next < n) await one(next++) }))
 }
 
+const until = async (what: string, ok: () => Promise<boolean> | boolean, ms = 20_000) => {
+  const t0 = Date.now()
+  while (!(await ok())) {
+    if (Date.now() - t0 > ms) throw new Error(`memory bench: ${what} did not happen within ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** The floor server's RSS after `jobs` POST /run (8 at a time), and after its reclaim. */
+async function floorMemory(jobs: number): Promise<{ after: number; idle: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-mem-floor-'))
+  const socket = join(dir, 'api.sock')
+  const c = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(PACKAGE_ROOT, 'bench/memory-floor.mjs'), socket, join(dir, 'state.db')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  c.stdout!.on('data', (b: Buffer) => (out += b.toString()))
+  const agent = new Agent({ connect: { socketPath: socket } })
+  try {
+    await until('floor server ready', () => out.includes('ready'))
+    await pool(jobs, 8, async () => {
+      const r = await request('http://localhost/run', { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: 'busybox', cmd: ['true'] }) })
+      if ((await r.body.json() as { exitCode?: number }).exitCode !== 0) throw new Error('floor run failed')
+    })
+    const after = memoryOf(c.pid!).rss
+    c.kill('SIGUSR2')
+    await until('floor reclaim', () => out.includes('reclaimed'))
+    return { after, idle: memoryOf(c.pid!).rss }
+  } finally {
+    await agent.close()
+    c.kill('SIGTERM')
+    if (c.exitCode === null) await new Promise((r) => c.once('exit', r))
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 export async function benchMemory(opts: { jobs?: number } = {}): Promise<BenchRow[]> {
   const jobs = opts.jobs ?? Number(process.env.SKIFF_BENCH_MEM_JOBS ?? 1000)
   execFileSync(process.execPath, [join(PACKAGE_ROOT, 'scripts/build-cli.mjs')], { stdio: 'inherit' })
   const d = await startDaemon({ bundle: true, maxConcurrent: 16 })
-  let skiff: { rss: number; private: number; start: number }
+  let skiff: { rss: number; private: number; start: number; idle: number; idlePrivate: number }
   try {
     await importBusybox(d)
     const start = memoryOf(d.child.pid!).rss
@@ -37,11 +78,17 @@ export async function benchMemory(opts: { jobs?: number } = {}): Promise<BenchRo
       const r = await d.api('POST', '/run?wait=true', { image: 'busybox', cmd: ['true'] })
       if (r.json?.exitCode !== 0) throw new Error(`run failed: ${r.text}`)
     })
-    skiff = { ...memoryOf(d.child.pid!), start }
+    const after = memoryOf(d.child.pid!)
+    const reclaims = async () => Number(/^skiff_memory_reclaims_total (\d+)/m.exec((await d.api('GET', '/metrics')).text)?.[1] ?? 0)
+    const before = await reclaims()
+    await until('the daemon\'s idle reclaim', async () => (await reclaims()) > before)
+    const idle = memoryOf(d.child.pid!)
+    skiff = { ...after, start, idle: idle.rss, idlePrivate: idle.private }
   } finally {
     await d.stop()
     removeDataDir(d.dataDir)
   }
+  const floor = await floorMemory(jobs)
 
   let peer: { rss: number; private: number } | null = null
   let why = ''
@@ -66,8 +113,10 @@ export async function benchMemory(opts: { jobs?: number } = {}): Promise<BenchRo
   const r = (x: number) => Math.round((x / MiB) * 10) / 10
   const ratio = (a: number, b: number | undefined) => (b ? Math.round((a / b) * 1000) / 1000 : null)
   return [
-    { name: `daemon RSS after ${jobs} jobs`, skiff_ms: r(skiff.rss), peer: 'dockerd+containerd RSS', peer_ms: peer ? r(peer.rss) : null, ratio: ratio(skiff.rss, peer?.rss), unit: 'MiB', note: `target ≤ 60 MiB; ${r(skiff.start)} MiB after start${peer ? '' : `; docker: ${why}`}` },
-    { name: `daemon private memory after ${jobs} jobs`, skiff_ms: r(skiff.private), peer: 'dockerd+containerd private', peer_ms: peer ? r(peer.private) : null, ratio: ratio(skiff.private, peer?.private), unit: 'MiB', note: 'RSS less the pages shared with other processes (the node binary\'s)' },
+    { name: `daemon RSS right after ${jobs} jobs`, skiff_ms: r(skiff.rss), peer: 'dockerd+containerd RSS', peer_ms: peer ? r(peer.rss) : null, ratio: ratio(skiff.rss, peer?.rss), unit: 'MiB', note: `${r(skiff.start)} MiB after start and the image import${peer ? '' : `; docker: ${why}`}` },
+    { name: `daemon RSS after ${jobs} jobs, idle`, skiff_ms: r(skiff.idle), peer: 'dockerd+containerd RSS', peer_ms: peer ? r(peer.rss) : null, ratio: ratio(skiff.idle, peer?.rss), unit: 'MiB', note: 'target ≤ 60 MiB; after the daemon\'s idle reclaim (full GC + malloc_trim)' },
+    { name: `daemon RSS after ${jobs} jobs, idle`, skiff_ms: r(skiff.idle), peer: 'floor: hono+better-sqlite3 server, idle', peer_ms: r(floor.idle), ratio: ratio(skiff.idle, floor.idle), unit: 'MiB', note: `bench/memory-floor.mjs, the same ${jobs} POST /run, no containers; ${r(floor.after)} MiB before its reclaim` },
+    { name: `daemon private memory after ${jobs} jobs, idle`, skiff_ms: r(skiff.idlePrivate), peer: 'dockerd+containerd private', peer_ms: peer ? r(peer.private) : null, ratio: ratio(skiff.idlePrivate, peer?.private), unit: 'MiB', note: 'RSS less the pages shared with other processes (the node binary\'s)' },
   ]
 }
 

@@ -12,6 +12,7 @@
 #include <linux/btrfs.h>
 #include <linux/btrfs_tree.h>
 #include <linux/falloc.h>
+#include <malloc.h>
 #include <node_api.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -826,6 +827,16 @@ static napi_value PunchHole(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// mallocTrim(): glibc keeps freed heap in its arenas (one per thread that allocated,
+// the thread pool's included) and gives only the top of the main one back by itself.
+// The daemon calls this when it goes idle; returns whether memory was released.
+static napi_value MallocTrim(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_get_boolean(env, malloc_trim(0) == 1, &r);
+  return r;
+}
+
 // ---- console socket: a pseudo-terminal for exec -t ---------------------------------
 //
 // `crun exec --tty --console-socket PATH` makes the pty in the container and sends
@@ -1034,11 +1045,12 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"btrfsInfo", NULL, BtrfsInfo, NULL, NULL, NULL, napi_default, NULL},
       {"consoleReceive", NULL, ConsoleReceive, NULL, NULL, NULL, napi_default, NULL},
       {"setWinsize", NULL, SetWinsize, NULL, NULL, NULL, napi_default, NULL},
+      {"mallocTrim", NULL, MallocTrim, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   // what this build can do beyond the base set (an older build lacks them; callers fall back)
   napi_value features, f;
-  napi_create_array_with_length(env, 5, &features);
+  napi_create_array_with_length(env, 6, &features);
   napi_create_string_utf8(env, "spawn-stdin", NAPI_AUTO_LENGTH, &f);
   napi_set_element(env, features, 0, f);
   napi_create_string_utf8(env, "netns", NAPI_AUTO_LENGTH, &f);
@@ -1049,6 +1061,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_set_element(env, features, 3, f);
   napi_create_string_utf8(env, "console", NAPI_AUTO_LENGTH, &f);
   napi_set_element(env, features, 4, f);
+  napi_create_string_utf8(env, "malloc-trim", NAPI_AUTO_LENGTH, &f);
+  napi_set_element(env, features, 5, f);
   napi_set_named_property(env, exports, "features", features);
   return exports;
 }

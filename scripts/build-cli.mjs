@@ -3,8 +3,13 @@
 //              file and no npm package (CommonJS, as Node's ESM loader costs a few
 //              ms more per start: facades for every builtin, async file reads);
 //   esm/       the commands that run locally (daemon, doctor) and everything they
-//              pull in, as ES modules loaded only by those commands.
-// npm packages stay external (resolved from node_modules at run time).
+//              pull in, npm packages included, minified, as ES modules loaded only
+//              by those commands. A long-running daemon keeps every module's source
+//              and the loader's records of every file for its whole life: inlined
+//              and minified, the daemon starts ≈4 MiB smaller (80.6 → 76.9 MiB RSS
+//              here); chunks that load late (undici, at the first pull) stay apart.
+// The client's npm packages stay external (resolved from node_modules at run time),
+// and so do the packages with native parts or files found next to them (NATIVE).
 import { build } from 'esbuild'
 import { rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -14,6 +19,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const out = join(root, 'dist/cli')
 const LOCAL = ['daemon', 'doctor'] // commands/<name>.ts, loaded from esm/<name>.mjs
 rmSync(out, { recursive: true, force: true })
+const NATIVE = ['better-sqlite3', '@napi-rs/xattr', 'swagger-ui-dist', 'bufferutil', 'utf-8-validate']
 const common = { absWorkingDir: root, bundle: true, platform: 'node', target: 'node20', packages: 'external', legalComments: 'none', logLevel: 'warning' }
 
 await build({
@@ -35,6 +41,13 @@ await build({
 
 await build({
   ...common,
+  packages: undefined,
+  external: NATIVE,
+  minify: true,
+  keepNames: true,
+  // read only under NODE_OPTIONS=--enable-source-maps: stack traces with the sources' lines
+  sourcemap: 'linked',
+  banner: { js: 'import { createRequire as __skiffCreateRequire } from "node:module"; const require = __skiffCreateRequire(import.meta.url);' },
   entryPoints: Object.fromEntries(LOCAL.map((n) => [n, `src/cli/commands/${n}.ts`])),
   outdir: join(out, 'esm'),
   outExtension: { '.js': '.mjs' },

@@ -39,6 +39,9 @@ export const ConfigSchema = z
     /** How long before its tick a scheduled run is prepared (image, rootfs, container
      *  created), so the tick only starts it; 0 decides ticks at their time. At most 1 s. */
     schedulePrepareMs: z.number().int().min(0).max(1000).default(1000),
+    /** After this long without a job changing state, give memory back to the host
+     *  (a full GC and malloc_trim, lib/idle-reclaim.ts); 0 never. */
+    idleReclaimMs: z.number().int().min(0).default(1000),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
   .strict()
@@ -61,8 +64,9 @@ const ENV: Record<string, keyof ConfigInput> = {
   SKIFF_DEFAULT_SUBNET: 'defaultSubnet',
   SKIFF_NETWORK_POOL: 'networkPool',
   SKIFF_SCHEDULE_PREPARE_MS: 'schedulePrepareMs',
+  SKIFF_IDLE_RECLAIM_MS: 'idleReclaimMs',
 }
-const NUMERIC = new Set<keyof ConfigInput>(['maxConcurrent', 'maxQueued', 'bodyLimit', 'schedulePrepareMs'])
+const NUMERIC = new Set<keyof ConfigInput>(['maxConcurrent', 'maxQueued', 'bodyLimit', 'schedulePrepareMs', 'idleReclaimMs'])
 
 /** Pure: merge the layers and validate. */
 export function parseConfig(file: unknown, env: NodeJS.ProcessEnv, flags: Partial<ConfigInput>): Config {

@@ -6,6 +6,8 @@ import { openDb } from './db/open.js'
 import { EventBus } from './events.js'
 import { createImageService } from './images/index.js'
 import { realClock } from './lib/clock.js'
+import { IdleReclaim } from './lib/idle-reclaim.js'
+import { nativeWith } from './lib/native.js'
 import { createLogger, type Logger } from './lib/log.js'
 import { TokenFile } from './lib/token.js'
 import { createLogStore } from './logs/index.js'
@@ -75,6 +77,20 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
     if (j.usage) metrics.jobDuration.observe({ state: j.state }, j.usage.wallMs / 1000)
   })
 
+  // `gc` is there under --expose-gc (DAEMON_NODE_FLAGS); without either it does nothing
+  const trim = nativeWith('malloc-trim')
+  const reclaim = new IdleReclaim({
+    quietMs: config.idleReclaimMs,
+    gc: (globalThis as { gc?: () => void }).gc,
+    trim: trim && (() => trim.mallocTrim!()),
+    onReclaim: (ms) => {
+      metrics.memoryReclaims.inc()
+      log.debug({ ms, rss: process.memoryUsage.rss() }, 'idle: memory given back')
+    },
+  })
+  const poke = () => reclaim.poke()
+  events.on('job.state', poke)
+  events.on('image.pulled', poke)
   const logDeps = {
     logs,
     jobs: {
@@ -127,6 +143,7 @@ export async function startDaemon(config: Config, opts: { log?: Logger } = {}): 
       if (stopped) return
       stopped = true
       schedules.stop()
+      reclaim.close()
       connListeners.shutdown()
       await jobs.shutdown()
       networks.stop()

@@ -13,6 +13,7 @@ export class Metrics {
   readonly jobsFinished = new Counter({ name: 'skiff_jobs_finished_total', help: 'Jobs that reached a final state', labelNames: ['state'], registers: [this.registry] })
   readonly pulls = new Counter({ name: 'skiff_image_pulls_total', help: 'Image pulls', labelNames: ['result'], registers: [this.registry] })
   readonly bytesPulled = new Counter({ name: 'skiff_image_pull_bytes_total', help: 'Compressed bytes downloaded by pulls', registers: [this.registry] })
+  readonly memoryReclaims = new Counter({ name: 'skiff_memory_reclaims_total', help: 'Times the daemon, gone quiet, gave memory back (full GC + malloc_trim)', registers: [this.registry] })
   readonly httpDuration = new Histogram({
     name: 'skiff_http_request_duration_seconds',
     help: 'API request latency',

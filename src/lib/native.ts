@@ -51,7 +51,9 @@ export interface NativeSys {
   consoleReceive?(path: string, timeoutMs: number): Promise<number>
   /** TIOCSWINSZ on a pty master (feature 'console'). */
   setWinsize?(fd: number, rows: number, cols: number): void
-  /** what this build does beyond the base set: 'spawn-stdin', 'netns', 'execve', 'btrfs-quota', 'console' */
+  /** malloc_trim(0): glibc's freed heap back to the OS; true if any was (feature 'malloc-trim'). */
+  mallocTrim?(): boolean
+  /** what this build does beyond the base set: 'spawn-stdin', 'netns', 'execve', 'btrfs-quota', 'console', 'malloc-trim' */
   features?: string[]
 }
 

@@ -80,7 +80,9 @@ export function baseFetcher(opts: TransportOptions = {}): { fetch: Fetcher; clos
   // most daemons pull rarely, and a daemon that never pulls never pays for it
   let dispatcher: Agent | undefined = opts.dispatcher
   const fetch: Fetcher = async (req) => {
-    const undici = await import('undici')
+    const m = await import('undici')
+    // CommonJS seen from ESM: Node gives named exports too, the daemon's bundle only `default`
+    const undici = m.default ?? m
     dispatcher ??= new undici.Agent({ connect: { timeout: opts.connectTimeoutMs ?? 10_000 }, connections: 16, keepAliveTimeout: 10_000 })
     try {
       const res = await undici.request(req.url, {

@@ -59,6 +59,9 @@ interface Pending {
 }
 
 const MAX_PENDING_BYTES = 32 << 20
+/** A thread is a whole V8 isolate (several MiB resident): the lanes are stopped
+ *  once the pool has had nothing to do for this long, and made again on the next unpack. */
+const IDLE_STOP_MS = 2000
 const MAX_PENDING_FILES = 8192
 const BATCH = 32
 
@@ -103,8 +106,9 @@ export class FileWriterPool {
   #next = 1
   #bytes = 0
   #waiters: (() => void)[] = []
+  #idle: NodeJS.Timeout | undefined
 
-  constructor(readonly size: number) {
+  constructor(readonly size: number, readonly idleStopMs = IDLE_STOP_MS) {
     this.#lanes = new Array(size).fill(undefined)
   }
 
@@ -125,6 +129,7 @@ export class FileWriterPool {
       this.#pending.set(id, { resolve, reject, bytes: copy.length, lane })
       this.#bytes += copy.length
       if (this.#pending.size === 1) for (const l of this.#lanes) l?.worker.ref()
+      clearTimeout(this.#idle)
       lane.push({ ...job, data: copy, id }, copy.buffer)
     })
   }
@@ -151,7 +156,12 @@ export class FileWriterPool {
   #done(id: number, p: Pending): void {
     this.#pending.delete(id)
     this.#bytes -= p.bytes
-    if (this.#pending.size === 0) for (const l of this.#lanes) l?.worker.unref()
+    if (this.#pending.size === 0) {
+      for (const l of this.#lanes) l?.worker.unref()
+      clearTimeout(this.#idle)
+      this.#idle = setTimeout(() => void this.#stopLanes(), this.idleStopMs)
+      this.#idle.unref()
+    }
     const w = this.#waiters
     this.#waiters = []
     for (const r of w) r()
@@ -164,8 +174,20 @@ export class FileWriterPool {
     return (this.#lanes[i] ??= new Lane(this))
   }
 
-  /** Stop the threads (tests; the pool is otherwise kept for the process's life, unref'd). */
+  /** Threads running now (0 once idle for idleStopMs). */
+  get threads(): number {
+    return this.#lanes.filter(Boolean).length
+  }
+
+  /** Stop the threads; the next write starts them again. */
   async close(): Promise<void> {
+    clearTimeout(this.#idle)
+    await this.#stopLanes()
+  }
+
+  async #stopLanes(): Promise<void> {
+    if (this.#pending.size) return
+    // out of #lanes first: their 'exit' then finds no lane to fail
     const lanes = this.#lanes.splice(0, this.#lanes.length, ...new Array(this.size).fill(undefined))
     await Promise.all(lanes.map((l) => l?.worker.terminate()))
   }

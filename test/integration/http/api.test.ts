@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { importBusybox, removeDataDir, startDaemon, type TestDaemon } from '../../helpers/daemon.js'
@@ -153,4 +154,15 @@ describe('kill -9 of the daemon', () => {
     }
     expect((await d.api('POST', `/jobs/${queued}/wait?timeout=20s`)).json).toMatchObject({ state: 'exited', exitCode: 7 })
   }, 120_000)
+
+  it('gives memory back once quiet: a full GC and malloc_trim after the last job (skiff_memory_reclaims_total)', async () => {
+    const reclaims = async () => Number(/^skiff_memory_reclaims_total (\d+)/m.exec((await d.api('GET', '/metrics')).text)?.[1])
+    const before = await reclaims()
+    expect(before).toBeGreaterThanOrEqual(0) // the counter is there (NaN fails)
+    for (let i = 0; i < 3; i++) expect((await d.api('POST', '/run?wait=true', { image: 'busybox', cmd: ['true'] })).json.exitCode).toBe(0)
+    // both halves must be available, or the reclaim would be a no-op: the daemon runs with --expose-gc and the addon has mallocTrim
+    const cmdline = readFileSync(`/proc/${d.child.pid}/cmdline`, 'utf8').split('\0')
+    expect(cmdline).toContain('--expose-gc')
+    await waitFor('an idle reclaim after the jobs', async () => (await reclaims()) > before)
+  }, 60_000)
 })

@@ -48,4 +48,19 @@ describe('FileWriterPool', () => {
     await expect(pool.write('.', job(join(root, 'link'), 'z'))).rejects.toMatchObject({ code: 'EEXIST' })
     expect(() => statSync(join(root, 'target'))).toThrow()
   })
+
+  it('stops its threads once idle and starts them again on the next write', async () => {
+    const idle = new FileWriterPool(2, 20)
+    try {
+      mkdirSync(join(root, 'idle'))
+      await idle.write('idle', job(join(root, 'idle', 'a'), 'one'))
+      expect(idle.threads).toBe(1)
+      while (idle.threads > 0) await new Promise((r) => setTimeout(r, 10))
+      await idle.write('idle', job(join(root, 'idle', 'b'), 'two'))
+      expect(readFileSync(join(root, 'idle', 'b'), 'utf8')).toBe('two')
+      expect(idle.threads).toBe(1)
+    } finally {
+      await idle.close()
+    }
+  })
 })
