@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { createRuntime } from '../src/runtime/index.js'
 import { importBusybox, removeDataDir, startDaemon } from '../test/helpers/daemon.js'
 import { removeBridge, testBridge, testSubnet } from '../test/helpers/net.js'
-import { docker, podman, PODMAN_ULIMITS, timeSync } from './peers.js'
+import { docker, msOrWhy, peerRunTrueMs, podman, PODMAN_ULIMITS } from './peers.js'
 import { busyboxRootfs, crunBundle } from './fixtures.js'
 import { median, row, type BenchRow } from './types.js'
 
@@ -95,18 +95,7 @@ function podmanBridgeMs(rootfsTar: string, runs: number): { ms: number | null; w
   if (!p.available) return { ms: null, why: 'podman not installed (SKIFF_BENCH_PEERS=1 scripts/setup-host)' }
   const had = spawnSync('ip', ['link', 'show', 'cni-podman0']).status === 0
   try {
-    const imp = p.run(['import', rootfsTar, 'localhost/busybox:latest'])
-    if (imp.status !== 0) throw new Error(`podman import: ${imp.stderr}`)
-    const once = () => {
-      const r = p.run(['run', '--rm', '--network', 'bridge', ...PODMAN_ULIMITS, 'localhost/busybox:latest', 'true'])
-      if (r.status !== 0) throw new Error(r.stderr)
-    }
-    once()
-    const ms: number[] = []
-    for (let i = 0; i < runs; i++) ms.push(timeSync(once))
-    return { ms: median(ms) }
-  } catch (e) {
-    return { ms: null, why: (e as Error).message.slice(0, 200) }
+    return msOrWhy(() => peerRunTrueMs({ name: 'podman', run: p.run }, { rootfsTar, runArgs: ['--network', 'bridge', ...PODMAN_ULIMITS], runs }))
   } finally {
     p.cleanup()
     // podman's default network made its bridge: take it away again unless it was there before
@@ -123,18 +112,8 @@ function dockerBridgeMs(rootfsTar: string, runs: number): { ms: number | null; w
   const d = docker({ bridge })
   try {
     if (!d.available) return { ms: null, why: d.why }
-    const imp = d.run(['import', rootfsTar, 'skiff-bench/busybox:latest'])
-    if (imp.status !== 0) throw new Error(`docker import: ${imp.stderr}`)
-    const once = () => {
-      const r = d.run(['run', '--rm', 'skiff-bench/busybox:latest', 'true'])
-      if (r.status !== 0) throw new Error(r.stderr)
-    }
-    once()
-    const ms: number[] = []
-    for (let i = 0; i < runs; i++) ms.push(timeSync(once))
-    return { ms: median(ms) }
-  } catch (e) {
-    return { ms: null, why: (e as Error).message.slice(0, 200) }
+    // no --network: docker's default bridge network, on the bridge made above
+    return msOrWhy(() => peerRunTrueMs({ name: 'docker', run: d.run }, { rootfsTar, runArgs: [], runs }))
   } finally {
     d.cleanup()
     removeBridge(bridge)

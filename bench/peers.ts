@@ -56,22 +56,42 @@ export function timeSync(fn: () => void): number {
   return performance.now() - t0
 }
 
+/** The tag each peer's store gets the busybox rootfs under. */
+const PEER_IMAGE = { podman: 'localhost/busybox:latest', docker: 'skiff-bench/busybox:latest' } as const
+
+/** Median ms of `<peer> run --rm <runArgs> <image> true` over `runs`, with `rootfsTar`
+ *  imported into the peer's store first and one untimed run before the timed ones
+ *  (the first pays for cold caches). Throws on a failed import or run. */
+export function peerRunTrueMs(peer: { name: keyof typeof PEER_IMAGE; run: Podman['run'] }, o: { rootfsTar: string; runArgs: string[]; runs: number }): number {
+  const image = PEER_IMAGE[peer.name]
+  const imp = peer.run(['import', o.rootfsTar, image])
+  if (imp.status !== 0) throw new Error(`${peer.name} import: ${imp.stderr}`)
+  const once = () => {
+    const r = peer.run(['run', '--rm', ...o.runArgs, image, 'true'])
+    if (r.status !== 0) throw new Error(r.stderr)
+  }
+  once()
+  const ms: number[] = []
+  for (let i = 0; i < o.runs; i++) ms.push(timeSync(once))
+  return median(ms)
+}
+
+/** A peer's measurement, or why there is none (a bench row's note): its error, cut short. */
+export function msOrWhy(measure: () => number): { ms: number | null; why?: string } {
+  try {
+    return { ms: measure() }
+  } catch (e) {
+    return { ms: null, why: (e as Error).message.slice(0, 200) }
+  }
+}
+
 /** Median ms of `podman run --rm --network none <rootfs> true` over `runs`, with the
  *  rootfs tarball imported into a throw-away podman store; null without podman. */
 export function podmanRunTrueMs(rootfsTar: string, runs: number): number | null {
   const p = podman()
   if (!p.available) return null
   try {
-    const imp = p.run(['import', rootfsTar, 'localhost/busybox:latest'])
-    if (imp.status !== 0) throw new Error(`podman import: ${imp.stderr}`)
-    const once = () => {
-      const r = p.run(['run', '--rm', '--network', 'none', ...PODMAN_ULIMITS, 'localhost/busybox:latest', 'true'])
-      if (r.status !== 0) throw new Error(r.stderr)
-    }
-    once()
-    const ms: number[] = []
-    for (let i = 0; i < runs; i++) ms.push(timeSync(once))
-    return median(ms)
+    return peerRunTrueMs({ name: 'podman', run: p.run }, { rootfsTar, runArgs: ['--network', 'none', ...PODMAN_ULIMITS], runs })
   } finally {
     p.cleanup()
   }
@@ -170,18 +190,7 @@ export function dockerRunTrueMs(rootfsTar: string, runs: number): { ms: number |
   const d = docker()
   if (!d.available) return { ms: null, why: d.why }
   try {
-    const imp = d.run(['import', rootfsTar, 'skiff-bench/busybox:latest'])
-    if (imp.status !== 0) throw new Error(`docker import: ${imp.stderr}`)
-    const once = () => {
-      const r = d.run(['run', '--rm', '--network', 'none', 'skiff-bench/busybox:latest', 'true'])
-      if (r.status !== 0) throw new Error(r.stderr)
-    }
-    once()
-    const ms: number[] = []
-    for (let i = 0; i < runs; i++) ms.push(timeSync(once))
-    return { ms: median(ms) }
-  } catch (e) {
-    return { ms: null, why: (e as Error).message.slice(0, 200) }
+    return msOrWhy(() => peerRunTrueMs({ name: 'docker', run: d.run }, { rootfsTar, runArgs: ['--network', 'none'], runs }))
   } finally {
     d.cleanup()
   }
