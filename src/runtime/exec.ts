@@ -9,7 +9,8 @@ import { nativeWith } from '../lib/native.js'
 import { removeFile } from '../lib/remove-tree.js'
 import { decodeExit } from './container.js'
 import type { OciCli } from './driver.js'
-import { createFailed, looksLikeStartFailure, notATerminal } from './errors.js'
+import { createFailed, notATerminal } from './errors.js'
+import { CappedOutput, Relay, relayPaced } from './exec-output.js'
 import type { OciProcess } from './oci-spec.js'
 import { readInRoot } from './rootfs.js'
 import type { ExecIo, ExecOptions, ExecResult } from './types.js'
@@ -28,8 +29,7 @@ import { resolveUser } from './user.js'
 // the addon: Node cannot receive an fd) and waits for the command as without one.
 // The master is read and written here; its size is set with TIOCSWINSZ.
 
-/** What a buffered exec keeps of each stream. */
-export const EXEC_BUFFER_CAP = 16 * 1024 * 1024
+export { EXEC_BUFFER_CAP } from './exec-output.js'
 
 export interface ExecDeps {
   id: string
@@ -80,40 +80,6 @@ export async function execInContainer(d: ExecDeps, cmd: string[], o: ExecOptions
   }
 }
 
-/** Streamed output, except that a first chunk in the runtime's words for a command it
- *  could not start ("executable file `x` not found…") is held until the exit: then
- *  it is dropped if that is what happened (the caller gets EXECUTABLE_NOT_FOUND, not
- *  the runtime's line too), else passed on. */
-class Relay {
-  #held: { stream: 'stdout' | 'stderr'; b: Buffer }[] | undefined
-  #any = false
-  constructor(private readonly out: NonNullable<ExecOptions['onOutput']>) {}
-  push(stream: 'stdout' | 'stderr', b: Buffer): void | Promise<void> {
-    if (!this.#any && !this.#held && looksLikeStartFailure(b.toString('latin1'))) {
-      this.#held = [{ stream, b }]
-      return
-    }
-    if (this.#held) {
-      this.#held.push({ stream, b })
-      if (this.#held.length < 4) return
-      return this.flush()
-    }
-    this.#any = true
-    return this.out(stream, b)
-  }
-  flush(): void | Promise<void> {
-    const h = this.#held ?? []
-    this.#held = undefined
-    this.#any = true
-    let last: void | Promise<void> = undefined
-    for (const x of h) last = this.out(x.stream, x.b)
-    return last
-  }
-  drop(): void {
-    this.#held = undefined
-  }
-}
-
 /** How long the runtime may take to send the pty master once it runs. */
 const CONSOLE_TIMEOUT_MS = 60_000
 
@@ -135,6 +101,36 @@ function stopper(child: ChildProcess, pidFile: string): () => Promise<void> {
   }
 }
 
+/** The exec's deadline (`o.timeoutMs`) and its caller's abort (`o.signal`), both of which
+ *  stop it (`stopper`); both are disarmed when the runtime's process exits (this listener
+ *  runs before the caller's own 'exit' one) or cannot be spawned (then `reject`). */
+function stopOnTimeoutOrAbort(child: ChildProcess, pidFile: string, o: ExecOptions, reject: (e: Error) => void): { timedOut(): boolean; aborted(): boolean } {
+  const stop = stopper(child, pidFile)
+  let timedOut = false
+  let aborted = false
+  const timer = o.timeoutMs
+    ? setTimeout(() => {
+        timedOut = true
+        void stop()
+      }, o.timeoutMs)
+    : undefined
+  const onAbort = () => {
+    aborted = true
+    void stop()
+  }
+  o.signal?.addEventListener('abort', onAbort, { once: true })
+  const settle = () => {
+    clearTimeout(timer)
+    o.signal?.removeEventListener('abort', onAbort)
+  }
+  child.on('error', (e) => {
+    settle()
+    reject(e)
+  })
+  child.on('exit', settle)
+  return { timedOut: () => timedOut, aborted: () => aborted }
+}
+
 /** docker exec -t: the command on a pty whose master we hold; output (one stream,
  *  stdout) until the runtime's exit and the master's EOF (EIO once every slave fd
  *  is closed), with a short grace for a background child that keeps the slave. */
@@ -151,17 +147,11 @@ function runTty(d: ExecDeps, cmd: string[], processFile: string, pidFile: string
     let errTail = ''
     let outTail = ''
     child.stderr!.on('data', (b: Buffer) => (errTail = (errTail + b.toString('latin1')).slice(-4096)))
-    const kept: Buffer[] = []
-    let size = 0
-    let truncated = false
+    const kept = new CappedOutput()
     const relay = o.onOutput && new Relay(o.onOutput)
     let tty: ReadStream | undefined
     let ttyClosed: Promise<void> = Promise.resolve()
-    let timedOut = false
-    const stop = stopper(child, pidFile)
-    const timer = o.timeoutMs ? setTimeout(() => ((timedOut = true), void stop()), o.timeoutMs) : undefined
-    const onAbort = () => void stop()
-    o.signal?.addEventListener('abort', onAbort, { once: true })
+    const ends = stopOnTimeoutOrAbort(child, pidFile, o, reject)
 
     master.then(
       (fd) => {
@@ -172,20 +162,8 @@ function runTty(d: ExecDeps, cmd: string[], processFile: string, pidFile: string
         t.on('data', (b: Buffer) => {
           // the runtime's own failure (no such command) is written to the terminal
           outTail = (outTail + b.toString('latin1')).slice(-4096)
-          if (relay) {
-            const p = relay.push('stdout', b)
-            if (p) {
-              t.pause()
-              void p.then(() => t.resume(), () => t.resume())
-            }
-            return
-          }
-          if (size + b.length > EXEC_BUFFER_CAP) {
-            truncated = true
-            b = b.subarray(0, Math.max(0, EXEC_BUFFER_CAP - size))
-          }
-          size += b.length
-          if (b.length) kept.push(b)
+          if (relay) relayPaced(relay, 'stdout', b, t)
+          else kept.push(b)
         })
         const io: ExecIo = {
           write: (data) => new Promise<void>((res, rej) => {
@@ -203,14 +181,8 @@ function runTty(d: ExecDeps, cmd: string[], processFile: string, pidFile: string
       () => {}, // the runtime exited before it sent one: its exit says why
     )
 
-    child.on('error', (e) => {
-      clearTimeout(timer)
-      o.signal?.removeEventListener('abort', onAbort)
-      reject(e)
-    })
     child.on('exit', (code, sig) => {
-      clearTimeout(timer)
-      o.signal?.removeEventListener('abort', onAbort)
+      const timedOut = ends.timedOut()
       // still waiting for a connection: wake the addon's thread (a connection without an fd)
       if (!tty) connect(consoleSocket).on('error', () => {}).on('connect', function (this: import('node:net').Socket) {
         this.destroy()
@@ -225,7 +197,7 @@ function runTty(d: ExecDeps, cmd: string[], processFile: string, pidFile: string
         }
         await relay?.flush()
         const dec = code === null ? { exitCode: null, signal: sig } : decodeExit(code)
-        resolve({ exitCode: dec.exitCode, signal: dec.signal, timedOut, stdout: Buffer.concat(kept).toString('utf8'), stderr: '', ...(truncated ? { truncated } : {}) })
+        resolve({ exitCode: dec.exitCode, signal: dec.signal, timedOut, stdout: kept.text(), stderr: '', ...(kept.truncated ? { truncated: true } : {}) })
       })
     })
   })
@@ -236,30 +208,14 @@ function run(d: ExecDeps, cmd: string[], processFile: string, pidFile: string, o
     const child = spawn(d.cli.path, [...d.cli.globalArgs(), 'exec', '--process', processFile, '--pid-file', pidFile, d.id], {
       stdio: [o.stdin === undefined && !o.onStart ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     })
-    const kept = { stdout: [] as Buffer[], stderr: [] as Buffer[] }
-    const size = { stdout: 0, stderr: 0 }
-    let truncated = false
+    const kept = { stdout: new CappedOutput(), stderr: new CappedOutput() }
     // crun's own failure (no such command) is its last words on stderr; keep a tail for it
     let errTail = ''
     const relay = o.onOutput && new Relay(o.onOutput)
     const take = (stream: 'stdout' | 'stderr') => (b: Buffer) => {
       if (stream === 'stderr') errTail = (errTail + b.toString('latin1')).slice(-4096)
-      if (relay) {
-        // a slow consumer: stop reading the pipe (the command blocks on a full pipe) until it caught up
-        const p = relay.push(stream, b)
-        if (p) {
-          const src = stream === 'stdout' ? child.stdout! : child.stderr!
-          src.pause()
-          void p.then(() => src.resume(), () => src.resume())
-        }
-        return
-      }
-      if (size[stream] + b.length > EXEC_BUFFER_CAP) {
-        truncated = true
-        b = b.subarray(0, Math.max(0, EXEC_BUFFER_CAP - size[stream]))
-      }
-      size[stream] += b.length
-      if (b.length) kept[stream].push(b)
+      if (relay) relayPaced(relay, stream, b, stream === 'stdout' ? child.stdout! : child.stderr!)
+      else kept[stream].push(b)
     }
     child.stdout!.on('data', take('stdout'))
     child.stderr!.on('data', take('stderr'))
@@ -281,35 +237,16 @@ function run(d: ExecDeps, cmd: string[], processFile: string, pidFile: string, o
       child.stdin!.end(o.stdin)
     }
 
-    let timedOut = false
-    let aborted = false
-    const stop = stopper(child, pidFile)
-    const timer = o.timeoutMs
-      ? setTimeout(() => {
-          timedOut = true
-          void stop()
-        }, o.timeoutMs)
-      : undefined
-    const onAbort = () => {
-      aborted = true
-      void stop()
-    }
-    o.signal?.addEventListener('abort', onAbort, { once: true })
+    const ends = stopOnTimeoutOrAbort(child, pidFile, o, reject)
 
-    child.on('error', (e) => {
-      clearTimeout(timer)
-      o.signal?.removeEventListener('abort', onAbort)
-      reject(e)
-    })
     // The exit, not the close: a background child of the command may hold the pipes
     // open for ever. What it wrote until the exit is read; a short grace for the rest.
     child.on('exit', (code, sig) => {
-      clearTimeout(timer)
-      o.signal?.removeEventListener('abort', onAbort)
+      const timedOut = ends.timedOut()
       const finish = () => {
         child.stdout!.destroy()
         child.stderr!.destroy()
-        if (code === 255 && !timedOut && !aborted) {
+        if (code === 255 && !timedOut && !ends.aborted()) {
           const e = createFailed(d.id, errTail, cmd[0])
           if (e.code === 'EXECUTABLE_NOT_FOUND' || e.code === 'EXECUTABLE_NOT_RUNNABLE') return relay?.drop(), reject(e)
         }
@@ -319,9 +256,9 @@ function run(d: ExecDeps, cmd: string[], processFile: string, pidFile: string, o
           exitCode: dec.exitCode,
           signal: dec.signal,
           timedOut,
-          stdout: Buffer.concat(kept.stdout).toString('utf8'),
-          stderr: Buffer.concat(kept.stderr).toString('utf8'),
-          ...(truncated ? { truncated } : {}),
+          stdout: kept.stdout.text(),
+          stderr: kept.stderr.text(),
+          ...(kept.stdout.truncated || kept.stderr.truncated ? { truncated: true } : {}),
         })
       }
       let done = false
