@@ -1,26 +1,12 @@
-import { spawn } from 'node:child_process'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { PACKAGE_ROOT } from '../../../src/lib/paths.js'
 import { useBusyboxDaemon } from '../../helpers/daemon.js'
+import { runSkiff } from '../../helpers/skiff-cli.js'
 import { until, view } from '../schedules/helpers.js'
 
 // `skiff cron …` as users run it, against a real daemon over its unix socket.
 const daemon = useBusyboxDaemon()
 
-function skiff(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/skiff.js'), ...args], {
-      env: { ...process.env, SKIFF_SOCKET: daemon().socket, SKIFF_HOST: '', SKIFF_FROM_SOURCE: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    c.stdout.on('data', (b) => (stdout += b))
-    c.stderr.on('data', (b) => (stderr += b))
-    c.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const skiff = (args: string[]) => runSkiff(daemon(), args)
 
 describe('skiff cron', () => {
   it('add, ls, inspect, trigger, suspend, resume, rm', async () => {

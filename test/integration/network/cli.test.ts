@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process'
-import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { PACKAGE_ROOT } from '../../../src/lib/paths.js'
 import { useBusyboxDaemon } from '../../helpers/daemon.js'
 import { removeBridge, testNetworkEnv } from '../../helpers/net.js'
+import { type CliResult, runSkiff } from '../../helpers/skiff-cli.js'
 
 // skiff run -p / --network, skiff port, skiff network … through the real CLI and daemon.
 const net = testNetworkEnv()
@@ -11,19 +9,7 @@ const daemon = useBusyboxDaemon({ env: net.env })
 const bridges = [net.bridge]
 afterAll(() => bridges.forEach(removeBridge))
 
-function skiff(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/skiff.js'), ...args], {
-      env: { ...process.env, SKIFF_SOCKET: daemon().socket, SKIFF_HOST: '', SKIFF_FROM_SOURCE: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    c.stdout.on('data', (b) => (stdout += b))
-    c.stderr.on('data', (b) => (stderr += b))
-    c.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const skiff = (args: string[]) => runSkiff(daemon(), args)
 const get = async (port: number) => {
   for (let i = 0; i < 200; i++) {
     try {
@@ -41,7 +27,7 @@ describe('skiff CLI: networks and ports', () => {
     const name = `cliweb${process.pid}`
     const r = await skiff(['run', '-d', '--name', name, '-p', '80', '-p', '127.0.0.1::81/udp', '-e', 'MSG=via-cli', 'busybox', 'sh', '-c', HTTPD])
     expect(r, r.stderr).toMatchObject({ code: 0 })
-    let port: { code: number | null; stdout: string; stderr: string } = { code: null, stdout: '', stderr: '' }
+    let port: CliResult = { code: null, stdout: '', stderr: '' }
     for (let i = 0; i < 200 && !/^80\/tcp/m.test(port.stdout); i++) {
       port = await skiff(['port', name])
       await new Promise((res) => setTimeout(res, 25))
