@@ -14,6 +14,8 @@
 #include <linux/falloc.h>
 #include <malloc.h>
 #include <node_api.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <spawn.h>
@@ -92,10 +94,45 @@ static napi_value throw_errno(napi_env env, const char *call, int err) {
 }
 
 // ---- work on the thread pool, settled as a promise ----------------------------
+// Every promise-returning call (the job_t ops, spawn, consoleReceive) keeps an
+// async_t in its job struct: async_queue makes the promise and queues the work,
+// and its complete callback ends with async_resolve or async_reject, which settle
+// the promise and release the work (the caller then frees its job).
 
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
+} async_t;
+
+// `name` is the async resource name async_hooks reports
+static napi_value async_queue(napi_env env, async_t *a, const char *name, napi_async_execute_callback execute,
+                              napi_async_complete_callback complete, void *job) {
+  napi_value promise, resource;
+  napi_create_promise(env, &a->deferred, &promise);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource);
+  napi_create_async_work(env, NULL, resource, execute, complete, job, &a->work);
+  napi_queue_async_work(env, a->work);
+  return promise;
+}
+
+// value NULL: resolve with undefined
+static void async_resolve(napi_env env, async_t *a, napi_value value) {
+  if (!value) napi_get_undefined(env, &value);
+  napi_resolve_deferred(env, a->deferred, value);
+  napi_delete_async_work(env, a->work);
+}
+
+static void async_reject(napi_env env, async_t *a, const char *call, int err) {
+  napi_reject_deferred(env, a->deferred, errno_error(env, call, err));
+  napi_delete_async_work(env, a->work);
+}
+
+// The error a complete callback settles with: the work's own, else ECANCELED when
+// the work never ran (napi_cancelled is the only status other than napi_ok).
+static int async_errno(napi_status status, int err) { return status != napi_ok && !err ? ECANCELED : err; }
+
+typedef struct {
+  async_t async;
   int op;  // OP_*
   char *a, *b, *c, *d;
   unsigned long flags;
@@ -270,21 +307,18 @@ static void job_complete(napi_env env, napi_status status, void *data) {
   job_t *j = data;
   static const char *names[] = {"mount", "umount2", "waitpid", "rmtree", "netnsCreate", "subvolCreate", "subvolDelete", "qgroupLimit", "qgroupDestroy"};
   if (status != napi_ok) {
-    napi_reject_deferred(env, j->deferred, errno_error(env, names[j->op], ECANCELED));
+    async_reject(env, &j->async, names[j->op], ECANCELED);
   } else if (j->rc < 0) {
-    napi_reject_deferred(env, j->deferred, errno_error(env, names[j->op], j->err));
+    async_reject(env, &j->async, names[j->op], j->err);
   } else if (j->op == OP_WAITPID) {
     // the exit code, or 128 + signal as shells report it
     napi_value v;
     int code = WIFEXITED(j->status) ? WEXITSTATUS(j->status) : WIFSIGNALED(j->status) ? 128 + WTERMSIG(j->status) : -1;
     napi_create_int32(env, code, &v);
-    napi_resolve_deferred(env, j->deferred, v);
+    async_resolve(env, &j->async, v);
   } else {
-    napi_value undef;
-    napi_get_undefined(env, &undef);
-    napi_resolve_deferred(env, j->deferred, undef);
+    async_resolve(env, &j->async, NULL);
   }
-  napi_delete_async_work(env, j->work);
   job_free(j);
 }
 
@@ -294,14 +328,7 @@ static napi_value usage_error(napi_env env, job_t *j, const char *usage) {
   return NULL;
 }
 
-static napi_value queue_job(napi_env env, job_t *j) {
-  napi_value promise, name;
-  napi_create_promise(env, &j->deferred, &promise);
-  napi_create_string_utf8(env, "skiff_sys", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work);
-  napi_queue_async_work(env, j->work);
-  return promise;
-}
+static napi_value queue_job(napi_env env, job_t *j) { return async_queue(env, &j->async, "skiff_sys", job_execute, job_complete, j); }
 
 // mount(source | null, target, fstype | null, flags, data | null): Promise<void>
 static napi_value Mount(napi_env env, napi_callback_info info) {
@@ -479,8 +506,7 @@ static void free_string_array(char **a) {
 }
 
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
+  async_t async;
   char *file, *cwd, *stdin_path;
   char **args, **envp;
   int n, child_fd[8], rd[8], wr[8];
@@ -532,10 +558,10 @@ static void spawn_free(spawn_t *j) {
 
 static void spawn_complete(napi_env env, napi_status status, void *data) {
   spawn_t *j = data;
-  if (status != napi_ok && !j->err) j->err = ECANCELED;
-  if (j->err) {
+  int err = async_errno(status, j->err);
+  if (err) {
     for (int i = 0; i < j->n; i++) close(j->rd[i]);
-    napi_reject_deferred(env, j->deferred, errno_error(env, "posix_spawn", j->err));
+    async_reject(env, &j->async, "posix_spawn", err);
   } else {
     napi_value result, vpid, fds;
     napi_create_object(env, &result);
@@ -548,9 +574,8 @@ static void spawn_complete(napi_env env, napi_status status, void *data) {
       napi_set_element(env, fds, i, v);
     }
     napi_set_named_property(env, result, "fds", fds);
-    napi_resolve_deferred(env, j->deferred, result);
+    async_resolve(env, &j->async, result);
   }
-  napi_delete_async_work(env, j->work);
   spawn_free(j);
 }
 
@@ -600,12 +625,61 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
     spawn_free(j);
     return throw_errno(env, "spawn", err);
   }
-  napi_value promise, name;
-  napi_create_promise(env, &j->deferred, &promise);
-  napi_create_string_utf8(env, "skiff_spawn", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, spawn_execute, spawn_complete, j, &j->work);
-  napi_queue_async_work(env, j->work);
-  return promise;
+  return async_queue(env, &j->async, "skiff_spawn", spawn_execute, spawn_complete, j);
+}
+
+// ---- unix sockets: shared by the attach and the console socket -------------------
+
+// A path too long for sockaddr_un is reached through /proc/self/fd/<dir>; *dirfd
+// is then an fd the caller closes after the bind/connect.
+static int unix_addr(const char *path, struct sockaddr_un *addr, int *dirfd) {
+  *dirfd = -1;
+  if (strlen(path) < sizeof addr->sun_path) {
+    strcpy(addr->sun_path, path);
+    return 0;
+  }
+  const char *slash = strrchr(path, '/');
+  if (!slash || slash == path) return ENAMETOOLONG;
+  char *dir = strndup(path, slash - path);
+  *dirfd = open(dir, O_PATH | O_CLOEXEC | O_DIRECTORY);
+  free(dir);
+  if (*dirfd < 0) return errno;
+  if ((size_t)snprintf(addr->sun_path, sizeof addr->sun_path, "/proc/self/fd/%d/%s", *dirfd, slash + 1) >= sizeof addr->sun_path) return ENAMETOOLONG;
+  return 0;
+}
+
+typedef enum { UNIX_CONNECT, UNIX_LISTEN } unix_role;
+
+// A unix socket of `type` (SOCK_CLOEXEC is added) connected to `path`, or bound
+// and listening there: 0 and the fd in *out, or an errno.
+static int unix_socket(const char *path, int type, unix_role role, int *out) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  int dirfd = -1, fd = -1;
+  int err = unix_addr(path, &addr, &dirfd);
+  if (!err) {
+    fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) err = errno;
+    else if (role == UNIX_LISTEN ? bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 4) < 0
+                                 : connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+      err = errno;
+      close(fd);
+    }
+  }
+  // only now: the /proc/self/fd/<dirfd> path must resolve during the bind/connect
+  if (dirfd >= 0) close(dirfd);
+  if (!err) *out = fd;
+  return err;
+}
+
+// Waits until fd is readable (or at EOF or in error, which poll also reports):
+// 0, ETIMEDOUT after timeout_ms (-1: no timeout), or poll's errno. Signals that
+// interrupt the wait do not end it.
+static int wait_readable(int fd, int timeout_ms) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  int rc;
+  do rc = poll(&p, 1, timeout_ms);
+  while (rc < 0 && errno == EINTR);
+  return rc < 0 ? errno : rc == 0 ? ETIMEDOUT : 0;
 }
 
 // ---- attach: a writer on conmon's attach socket ---------------------------------
@@ -620,9 +694,6 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
 // (skiff reads output from the log file), sends are non-blocking, EOF for the job
 // is shutdown(SHUT_WR), and the fd is closed when both sides are done with it.
 // Node's net only speaks SOCK_STREAM; this socket is SOCK_SEQPACKET.
-
-#include <poll.h>
-#include <pthread.h>
 
 typedef struct {
   pthread_mutex_t mu;
@@ -649,11 +720,7 @@ static void *attach_drain(void *arg) {
   attach_t *a = arg;
   char buf[64 * 1024];
   for (;;) {
-    struct pollfd p = {.fd = a->fd, .events = POLLIN};
-    if (poll(&p, 1, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
+    if (wait_readable(a->fd, -1)) break;
     ssize_t n = recv(a->fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n == 0) break;
     if (n < 0 && errno != EAGAIN && errno != EINTR) break;
@@ -692,30 +759,8 @@ static napi_value AttachOpen(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "attachOpen(path)");
     return NULL;
   }
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  int dirfd = -1, err = 0;
-  if (strlen(path) < sizeof addr.sun_path) {
-    strcpy(addr.sun_path, path);
-  } else {
-    char *slash = strrchr(path, '/');
-    if (!slash || slash == path) err = ENAMETOOLONG;
-    else {
-      *slash = 0;
-      dirfd = open(path, O_PATH | O_CLOEXEC | O_DIRECTORY);
-      if (dirfd < 0) err = errno;
-      else if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dirfd, slash + 1) >= sizeof addr.sun_path) err = ENAMETOOLONG;
-    }
-  }
   int fd = -1;
-  if (!err) {
-    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) err = errno;
-    else if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-      err = errno;
-      close(fd);
-    }
-  }
-  if (dirfd >= 0) close(dirfd);
+  int err = unix_socket(path, SOCK_SEQPACKET | SOCK_NONBLOCK, UNIX_CONNECT, &fd);
   free(path);
   if (err) return throw_errno(env, "connect", err);
   attach_t *a = calloc(1, sizeof *a);
@@ -846,50 +891,20 @@ static napi_value MallocTrim(napi_env env, napi_callback_info info) {
 // (a TTY handle), and its window size is set with TIOCSWINSZ (setWinsize).
 
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
+  async_t async;
   int lfd, timeout_ms, fd, err;
 } console_t;
-
-// A path too long for sockaddr_un is reached through /proc/self/fd/<dir>; *dirfd
-// is then an fd the caller closes after the bind/connect.
-static int unix_addr(const char *path, struct sockaddr_un *addr, int *dirfd) {
-  *dirfd = -1;
-  if (strlen(path) < sizeof addr->sun_path) {
-    strcpy(addr->sun_path, path);
-    return 0;
-  }
-  const char *slash = strrchr(path, '/');
-  if (!slash || slash == path) return ENAMETOOLONG;
-  char *dir = strndup(path, slash - path);
-  *dirfd = open(dir, O_PATH | O_CLOEXEC | O_DIRECTORY);
-  free(dir);
-  if (*dirfd < 0) return errno;
-  if ((size_t)snprintf(addr->sun_path, sizeof addr->sun_path, "/proc/self/fd/%d/%s", *dirfd, slash + 1) >= sizeof addr->sun_path) return ENAMETOOLONG;
-  return 0;
-}
 
 static void console_execute(napi_env env, void *data) {
   (void)env;
   console_t *j = data;
-  struct pollfd p = {.fd = j->lfd, .events = POLLIN};
-  int rc;
-  do rc = poll(&p, 1, j->timeout_ms);
-  while (rc < 0 && errno == EINTR);
-  if (rc <= 0) {
-    j->err = rc == 0 ? ETIMEDOUT : errno;
-    return;
-  }
+  if ((j->err = wait_readable(j->lfd, j->timeout_ms))) return;
   int c = accept4(j->lfd, NULL, NULL, SOCK_CLOEXEC);
   if (c < 0) {
     j->err = errno;
     return;
   }
-  p.fd = c;
-  do rc = poll(&p, 1, j->timeout_ms);
-  while (rc < 0 && errno == EINTR);
-  if (rc <= 0) {
-    j->err = rc == 0 ? ETIMEDOUT : errno;
+  if ((j->err = wait_readable(c, j->timeout_ms))) {
     close(c);
     return;
   }
@@ -914,16 +929,15 @@ static void console_execute(napi_env env, void *data) {
 static void console_complete(napi_env env, napi_status status, void *data) {
   console_t *j = data;
   close(j->lfd);
-  if (status != napi_ok && !j->err) j->err = ECANCELED;
-  if (j->err) {
+  int err = async_errno(status, j->err);
+  if (err) {
     if (j->fd >= 0) close(j->fd);
-    napi_reject_deferred(env, j->deferred, errno_error(env, "console socket", j->err));
+    async_reject(env, &j->async, "console socket", err);
   } else {
     napi_value v;
     napi_create_int32(env, j->fd, &v);
-    napi_resolve_deferred(env, j->deferred, v);
+    async_resolve(env, &j->async, v);
   }
-  napi_delete_async_work(env, j->work);
   free(j);
 }
 
@@ -944,30 +958,15 @@ static napi_value ConsoleReceive(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "consoleReceive(absolutePath, timeoutMs)");
     return NULL;
   }
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  int dirfd = -1, fd = -1;
-  int err = unix_addr(path, &addr, &dirfd);
-  if (!err) {
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) err = errno;
-    else if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 4) < 0) {
-      err = errno;
-      close(fd);
-    }
-  }
-  if (dirfd >= 0) close(dirfd);
+  int fd = -1;
+  int err = unix_socket(path, SOCK_STREAM, UNIX_LISTEN, &fd);
   free(path);
   if (err) return throw_errno(env, "console socket", err);
   console_t *j = calloc(1, sizeof *j);
   j->lfd = fd;
   j->fd = -1;
   j->timeout_ms = timeout;
-  napi_value promise, name;
-  napi_create_promise(env, &j->deferred, &promise);
-  napi_create_string_utf8(env, "skiff_console", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, console_execute, console_complete, j, &j->work);
-  napi_queue_async_work(env, j->work);
-  return promise;
+  return async_queue(env, &j->async, "skiff_console", console_execute, console_complete, j);
 }
 
 // setWinsize(fd, rows, cols): TIOCSWINSZ on a pty master; the kernel sends the
