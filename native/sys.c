@@ -1048,20 +1048,14 @@ static napi_value Init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   // what this build can do beyond the base set (an older build lacks them; callers fall back)
+  static const char *names[] = {"spawn-stdin", "netns", "execve", "btrfs-quota", "console", "malloc-trim"};
+  const uint32_t n = sizeof names / sizeof names[0];
   napi_value features, f;
-  napi_create_array_with_length(env, 6, &features);
-  napi_create_string_utf8(env, "spawn-stdin", NAPI_AUTO_LENGTH, &f);
-  napi_set_element(env, features, 0, f);
-  napi_create_string_utf8(env, "netns", NAPI_AUTO_LENGTH, &f);
-  napi_set_element(env, features, 1, f);
-  napi_create_string_utf8(env, "execve", NAPI_AUTO_LENGTH, &f);
-  napi_set_element(env, features, 2, f);
-  napi_create_string_utf8(env, "btrfs-quota", NAPI_AUTO_LENGTH, &f);
-  napi_set_element(env, features, 3, f);
-  napi_create_string_utf8(env, "console", NAPI_AUTO_LENGTH, &f);
-  napi_set_element(env, features, 4, f);
-  napi_create_string_utf8(env, "malloc-trim", NAPI_AUTO_LENGTH, &f);
-  napi_set_element(env, features, 5, f);
+  napi_create_array_with_length(env, n, &features);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_create_string_utf8(env, names[i], NAPI_AUTO_LENGTH, &f);
+    napi_set_element(env, features, i, f);
+  }
   napi_set_named_property(env, exports, "features", features);
   return exports;
 }
