@@ -70,7 +70,7 @@ export async function benchMemory(opts: { jobs?: number } = {}): Promise<BenchRo
   const jobs = opts.jobs ?? Number(process.env.SKIFF_BENCH_MEM_JOBS ?? 1000)
   execFileSync(process.execPath, [join(PACKAGE_ROOT, 'scripts/build-cli.mjs')], { stdio: 'inherit' })
   const d = await startDaemon({ bundle: true, maxConcurrent: 16 })
-  let skiff: { rss: number; private: number; start: number; idle: number; idlePrivate: number }
+  let skiff: { rss: number; private: number; start: number; idle: number; idlePrivate: number; heapUsed: number; heapTotal: number }
   try {
     await importBusybox(d)
     const start = memoryOf(d.child.pid!).rss
@@ -83,7 +83,9 @@ export async function benchMemory(opts: { jobs?: number } = {}): Promise<BenchRo
     const before = await reclaims()
     await until('the daemon\'s idle reclaim', async () => (await reclaims()) > before)
     const idle = memoryOf(d.child.pid!)
-    skiff = { ...after, start, idle: idle.rss, idlePrivate: idle.private }
+    const m = (await d.api('GET', '/metrics')).text
+    const gauge = (name: string) => Number(new RegExp(`^skiff_process_${name} (\\d+)`, 'm').exec(m)?.[1] ?? NaN)
+    skiff = { ...after, start, idle: idle.rss, idlePrivate: idle.private, heapUsed: gauge('nodejs_heap_size_used_bytes'), heapTotal: gauge('nodejs_heap_size_total_bytes') }
   } finally {
     await d.stop()
     removeDataDir(d.dataDir)
@@ -114,7 +116,7 @@ export async function benchMemory(opts: { jobs?: number } = {}): Promise<BenchRo
   const ratio = (a: number, b: number | undefined) => (b ? Math.round((a / b) * 1000) / 1000 : null)
   return [
     { name: `daemon RSS right after ${jobs} jobs`, skiff_ms: r(skiff.rss), peer: 'dockerd+containerd RSS', peer_ms: peer ? r(peer.rss) : null, ratio: ratio(skiff.rss, peer?.rss), unit: 'MiB', note: `${r(skiff.start)} MiB after start and the image import${peer ? '' : `; docker: ${why}`}` },
-    { name: `daemon RSS after ${jobs} jobs, idle`, skiff_ms: r(skiff.idle), peer: 'dockerd+containerd RSS', peer_ms: peer ? r(peer.rss) : null, ratio: ratio(skiff.idle, peer?.rss), unit: 'MiB', note: 'target ≤ 60 MiB; after the daemon\'s idle reclaim (full GC + malloc_trim)' },
+    { name: `daemon RSS after ${jobs} jobs, idle`, skiff_ms: r(skiff.idle), peer: 'dockerd+containerd RSS', peer_ms: peer ? r(peer.rss) : null, ratio: ratio(skiff.idle, peer?.rss), unit: 'MiB', note: `target ≤ 60 MiB; after the daemon's idle reclaim (full GC + malloc_trim); V8 heap ${r(skiff.heapUsed)} used of ${r(skiff.heapTotal)} MiB` },
     { name: `daemon RSS after ${jobs} jobs, idle`, skiff_ms: r(skiff.idle), peer: 'floor: hono+better-sqlite3 server, idle', peer_ms: r(floor.idle), ratio: ratio(skiff.idle, floor.idle), unit: 'MiB', note: `bench/memory-floor.mjs, the same ${jobs} POST /run, no containers; ${r(floor.after)} MiB before its reclaim` },
     { name: `daemon private memory after ${jobs} jobs, idle`, skiff_ms: r(skiff.idlePrivate), peer: 'dockerd+containerd private', peer_ms: peer ? r(peer.private) : null, ratio: ratio(skiff.idlePrivate, peer?.private), unit: 'MiB', note: 'RSS less the pages shared with other processes (the node binary\'s)' },
   ]
