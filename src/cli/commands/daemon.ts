@@ -82,6 +82,8 @@ export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc']
 function withDaemonFlags(): void {
   if (process.env.SKIFF_DAEMON_EXEC === '0') return
   const has = (flag: string) => process.execArgv.some((a) => a.split('=')[0] === flag.split('=')[0])
+  // a profiler's SIGPROF timer outlives execve, and kills the new image before it can set a handler
+  if (process.execArgv.some((a) => /^--(cpu-prof|prof)\b/.test(a))) return
   const missing = DAEMON_NODE_FLAGS.filter((fl) => !has(fl))
   const sys = nativeWith('execve')
   if (!missing.length || !sys?.execve) return
