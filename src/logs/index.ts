@@ -54,6 +54,10 @@ export interface LogStore {
   /** Decoded bytes of the job's output dropped because the data dir's filesystem was
    *  full (undefined: none, or not known to this process yet). */
   noSpaceLoss(jobId: string): number | undefined
+  /** The monitor is done writing (the attempt's exit is known): the log is no longer
+   *  watched, and a full filesystem no longer drops its older output. The size cap
+   *  still holds (the sweep). `pathFor` (a next attempt) undoes it. */
+  writerDone(jobId: string): void
   remove(jobId: string): Promise<void>
   /** Stop the background sweep. */
   close(): void
@@ -88,6 +92,9 @@ export function createLogStore(o: LogStoreOptions): LogStore {
   const seenSize = new Map<string, number>()
   /** jobs whose output lost bytes to a full filesystem (decoded bytes dropped) */
   const noSpaceLoss = new Map<string, number>()
+  /** logs whose writer ended (writerDone): making room in them would drop output and free
+   *  nobody, and the loss reported with the job's exit would no longer be the whole loss */
+  const done = new Set<string>()
 
   const dirOf = (id: string) => {
     if (!JOB_ID.test(id) || id.includes('..')) throw invalidJobId(id)
@@ -111,6 +118,7 @@ export function createLogStore(o: LogStoreOptions): LogStore {
       const dir = dirOf(id)
       mkdirSync(dir, { recursive: true, mode: 0o700 })
       // the monitor starts writing here: keep it within the cap as it grows
+      done.delete(id)
       guard.track(id, dir)
       return join(dir, LOG_FILE)
     },
@@ -181,10 +189,16 @@ export function createLogStore(o: LogStoreOptions): LogStore {
       return noSpaceLoss.get(id)
     },
 
+    writerDone(id) {
+      done.add(id)
+      guard.untrack(id)
+    },
+
     async remove(id) {
       const dir = dirOf(id)
       jobs.delete(id)
       noSpaceLoss.delete(id)
+      done.delete(id)
       guard.untrack(id)
       seenSize.delete(id)
       await rm(dir, { recursive: true, force: true })
@@ -243,7 +257,7 @@ export function createLogStore(o: LogStoreOptions): LogStore {
     const log = await jobLog(id)
     await ensureMetaFile(log)
     if (st.size - log.meta.fileStart > maxBytes) await store.compact(id)
-    if (lowOnSpace()) await makeRoom(id)
+    if (lowOnSpace() && !done.has(id)) await makeRoom(id)
   }
   const guard = new CapGuard({ check: checkOne, minGapMs: o.capCheckGapMs ?? 10 })
   const sweep = async () => {
@@ -261,7 +275,7 @@ export function createLogStore(o: LogStoreOptions): LogStore {
         if (st.size - log.meta.fileStart > maxBytes) await store.compact(n)
         const before = seenSize.get(n)
         seenSize.set(n, st.size)
-        if (before !== undefined && st.size > before) guard.track(n, join(o.root, n))
+        if (before !== undefined && st.size > before && !done.has(n)) guard.track(n, join(o.root, n))
         // a writer stuck on a full filesystem makes no inotify event: the sweep finds it
         else if (guard.has(n) && lowOnSpace()) await makeRoom(n)
       } catch {

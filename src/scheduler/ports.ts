@@ -87,6 +87,8 @@ export interface LogsPort {
   tailText?(jobId: string, bytes: number): Promise<string>
   /** Decoded bytes of the job's output dropped because the data dir's filesystem was full. */
   noSpaceLoss?(jobId: string): number | undefined
+  /** The attempt's monitor wrote its last byte (its exit is known): stop watching the log. */
+  writerDone?(jobId: string): void
 }
 
 /** The network side a job's start needs (networks.ts): its network for this container. */

@@ -224,6 +224,7 @@ export class Supervisor {
     const killedWhy = outcome === 'killed' ? (live.endReason?.message ?? null) : null
     const message = unknown ? (killedWhy ? `${killedWhy}; ${unknown}` : unknown) : killedWhy
     // the exit is the job's; a log that lost output to a full disk says so next to it
+    this.d.logs.writerDone?.(jobId)
     const lost = this.d.logs.noSpaceLoss?.(jobId)
     const logNote = lost ? `log truncated: the data dir's filesystem was full (ENOSPC); ${lost} bytes of older output were dropped so the job could go on writing (lines written while it was full may be missing too)` : undefined
     this.#end(job, { cause, success, ranForMs: exit.usage.wallMs }, outcome, {

@@ -38,7 +38,8 @@ export async function startDaemon(opts: { maxConcurrent?: number; runtime?: stri
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'skiff-d-'))
   const socket = join(dataDir, 'api.sock')
   const port = await freePort()
-  let agent = new Agent({ connect: { socketPath: socket } })
+  // idle sockets closed well before the daemon's 5 s keep-alive: a request never goes out on one the daemon is closing
+  let agent = new Agent({ connect: { socketPath: socket }, keepAliveTimeout: 1000 })
   // One process (node + the tsx loader), not the tsx CLI: its wrapper process would
   // take the SIGKILL of kill9() and leave the real daemon running as an orphan.
   // SKIFF_DAEMON_NODE_ARGS: e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the daemon under a test or bench
@@ -112,7 +113,14 @@ export async function startDaemon(opts: { maxConcurrent?: number; runtime?: stri
 export async function importBusybox(d: TestDaemon, ref = 'busybox:latest'): Promise<string> {
   const tar = join(d.dataDir, 'busybox-rootfs.tar')
   if (!existsSync(tar)) execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/make-busybox-rootfs'), tar])
-  const r = await d.raw('POST', `/images/import?ref=${encodeURIComponent(ref)}`, { body: createReadStream(tar), headers: { 'content-type': 'application/x-tar' } })
+  const post = () => d.raw('POST', `/images/import?ref=${encodeURIComponent(ref)}`, { body: createReadStream(tar), headers: { 'content-type': 'application/x-tar' } })
+  // An import is idempotent (same ref, same bytes), so one reset is retried: a kept-alive
+  // socket the daemon closed (after answering an earlier upload before reading all of it,
+  // as a 507 does) can be picked for the next one before its close is seen.
+  const r = await post().catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ECONNRESET' && !/other side closed/.test(e.message)) throw e
+    return post()
+  })
   const j = (await r.body.json()) as { id: string }
   if (r.statusCode !== 201) throw new Error(`import failed: ${JSON.stringify(j)}`)
   return j.id

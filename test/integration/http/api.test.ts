@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { importBusybox, removeDataDir, startDaemon, type TestDaemon } from '../../helpers/daemon.js'
@@ -160,9 +159,7 @@ describe('kill -9 of the daemon', () => {
     const before = await reclaims()
     expect(before).toBeGreaterThanOrEqual(0) // the counter is there (NaN fails)
     for (let i = 0; i < 3; i++) expect((await d.api('POST', '/run?wait=true', { image: 'busybox', cmd: ['true'] })).json.exitCode).toBe(0)
-    // both halves must be available, or the reclaim would be a no-op: the daemon runs with --expose-gc and the addon has mallocTrim
-    const cmdline = readFileSync(`/proc/${d.child.pid}/cmdline`, 'utf8').split('\0')
-    expect(cmdline).toContain('--expose-gc')
+    // counted only when there is something to run it with (gc under --expose-gc, or the addon's mallocTrim; the bundle test checks the flag)
     await waitFor('an idle reclaim after the jobs', async () => (await reclaims()) > before)
   }, 60_000)
 })
