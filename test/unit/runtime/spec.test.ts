@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -99,6 +99,7 @@ describe('cgroups', () => {
     expect(detectCgroupMode(d)).toBe('unified')
     expect(cgroupDirs('unified', '/skiff/j', d).memory).toBe(join(d, 'skiff/j'))
     expect(cgroupDirs('hybrid', '/skiff/j', d).memory).toBe(join(d, 'memory/skiff/j'))
+    rmSync(d, { recursive: true, force: true })
   })
   it('reads v2 usage and OOM', () => {
     expect(usageFromV2({ cpuStat: 'usage_usec 3000\nuser_usec 2000\nsystem_usec 1000\n', memoryEvents: 'low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n', memoryPeak: '1048576\n' }))
