@@ -24,9 +24,8 @@ export interface IdleReclaimOptions {
 
 export class IdleReclaim {
   #last = 0
+  /** armed only by activity: after a reclaim nothing is pending until the next poke */
   #timer: NodeJS.Timeout | undefined
-  /** activity since the last reclaim: nothing to give back otherwise */
-  #dirty = false
   #reclaims = 0
 
   constructor(private readonly o: IdleReclaimOptions) {}
@@ -40,7 +39,6 @@ export class IdleReclaim {
   poke(): void {
     if (this.o.quietMs <= 0 || (!this.o.gc && !this.o.trim)) return
     this.#last = this.#now()
-    this.#dirty = true
     if (!this.#timer) this.#arm(this.o.quietMs)
   }
 
@@ -58,8 +56,6 @@ export class IdleReclaim {
     this.#timer = undefined
     const quiet = this.#now() - this.#last
     if (quiet < this.o.quietMs) return this.#arm(this.o.quietMs - quiet)
-    if (!this.#dirty) return
-    this.#dirty = false
     const t0 = this.#now()
     this.o.gc?.()
     this.o.trim?.()

@@ -81,6 +81,8 @@ const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
 const PAGE = 4096
 /** below this much free space on the logs' filesystem, logs being written make room (see makeRoom) */
 const LOW_WATER_BYTES = 1024 * 1024
+/** seenSize of a log whose writer ended: no real size, so no growth is ever seen from it */
+const WRITER_DONE = -1
 
 export function createLogStore(o: LogStoreOptions): LogStore {
   const maxBytes = o.maxBytes ?? 64 * 1024 * 1024
@@ -88,13 +90,11 @@ export function createLogStore(o: LogStoreOptions): LogStore {
   const hub = new WatchHub()
   const jobs = new Map<string, Promise<JobLog>>()
   const compacting = new Map<string, Promise<RetentionMeta | undefined>>()
-  /** the size each log had at the last sweep: growth means someone writes it */
+  /** the size each log had at the last sweep: growth means someone writes it;
+   *  WRITER_DONE once its writer ended (writerDone), so late growth arms nothing */
   const seenSize = new Map<string, number>()
   /** jobs whose output lost bytes to a full filesystem (decoded bytes dropped) */
   const noSpaceLoss = new Map<string, number>()
-  /** logs whose writer ended (writerDone): making room in them would drop output and free
-   *  nobody, and the loss reported with the job's exit would no longer be the whole loss */
-  const done = new Set<string>()
 
   const dirOf = (id: string) => {
     if (!JOB_ID.test(id) || id.includes('..')) throw invalidJobId(id)
@@ -118,7 +118,7 @@ export function createLogStore(o: LogStoreOptions): LogStore {
       const dir = dirOf(id)
       mkdirSync(dir, { recursive: true, mode: 0o700 })
       // the monitor starts writing here: keep it within the cap as it grows
-      done.delete(id)
+      seenSize.delete(id)
       guard.track(id, dir)
       return join(dir, LOG_FILE)
     },
@@ -190,7 +190,9 @@ export function createLogStore(o: LogStoreOptions): LogStore {
     },
 
     writerDone(id) {
-      done.add(id)
+      // making room in a log nobody writes would drop output and unblock nobody, and the
+      // loss reported with the job's exit would no longer be the whole loss
+      seenSize.set(id, WRITER_DONE)
       guard.untrack(id)
     },
 
@@ -198,7 +200,6 @@ export function createLogStore(o: LogStoreOptions): LogStore {
       const dir = dirOf(id)
       jobs.delete(id)
       noSpaceLoss.delete(id)
-      done.delete(id)
       guard.untrack(id)
       seenSize.delete(id)
       await rm(dir, { recursive: true, force: true })
@@ -257,7 +258,8 @@ export function createLogStore(o: LogStoreOptions): LogStore {
     const log = await jobLog(id)
     await ensureMetaFile(log)
     if (st.size - log.meta.fileStart > maxBytes) await store.compact(id)
-    if (lowOnSpace() && !done.has(id)) await makeRoom(id)
+    // only while watched: a check already running when its writer ended makes no room
+    if (lowOnSpace() && guard.has(id)) await makeRoom(id)
   }
   const guard = new CapGuard({ check: checkOne, minGapMs: o.capCheckGapMs ?? 10 })
   const sweep = async () => {
@@ -274,8 +276,9 @@ export function createLogStore(o: LogStoreOptions): LogStore {
         const log = await jobLog(n)
         if (st.size - log.meta.fileStart > maxBytes) await store.compact(n)
         const before = seenSize.get(n)
+        if (before === WRITER_DONE) continue
         seenSize.set(n, st.size)
-        if (before !== undefined && st.size > before && !done.has(n)) guard.track(n, join(o.root, n))
+        if (before !== undefined && st.size > before) guard.track(n, join(o.root, n))
         // a writer stuck on a full filesystem makes no inotify event: the sweep finds it
         else if (guard.has(n) && lowOnSpace()) await makeRoom(n)
       } catch {

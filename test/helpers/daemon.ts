@@ -39,7 +39,8 @@ export async function startDaemon(opts: { maxConcurrent?: number; runtime?: stri
   const socket = join(dataDir, 'api.sock')
   const port = await freePort()
   // idle sockets closed well before the daemon's 5 s keep-alive: a request never goes out on one the daemon is closing
-  let agent = new Agent({ connect: { socketPath: socket }, keepAliveTimeout: 1000 })
+  const newAgent = () => new Agent({ connect: { socketPath: socket }, keepAliveTimeout: 1000 })
+  let agent = newAgent()
   // One process (node + the tsx loader), not the tsx CLI: its wrapper process would
   // take the SIGKILL of kill9() and leave the real daemon running as an orphan.
   // SKIFF_DAEMON_NODE_ARGS: e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the daemon under a test or bench
@@ -89,11 +90,11 @@ export async function startDaemon(opts: { maxConcurrent?: number; runtime?: stri
       child.kill('SIGKILL')
       await new Promise((r) => child.once('exit', r))
       await agent.close().catch(() => {})
-      agent = new Agent({ connect: { socketPath: socket } })
+      agent = newAgent()
     },
     async restart() {
       await agent.close().catch(() => {})
-      agent = new Agent({ connect: { socketPath: socket } })
+      agent = newAgent()
       await launch()
     },
     async stop() {

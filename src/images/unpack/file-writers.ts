@@ -128,8 +128,10 @@ export class FileWriterPool {
     return new Promise<void>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, bytes: copy.length, lane })
       this.#bytes += copy.length
-      if (this.#pending.size === 1) for (const l of this.#lanes) l?.worker.ref()
-      clearTimeout(this.#idle)
+      if (this.#pending.size === 1) {
+        for (const l of this.#lanes) l?.worker.ref()
+        clearTimeout(this.#idle)
+      }
       lane.push({ ...job, data: copy, id }, copy.buffer)
     })
   }
